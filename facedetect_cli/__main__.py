@@ -1,0 +1,3 @@
+from facedetect_cli.cli import main
+
+main()

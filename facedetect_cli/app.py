@@ -1,0 +1,144 @@
+"""The context object each command hands off to: it opens the AWS session for one target,
+builds the stack's resources, plans, applies, and shapes the results as plain data."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from facedetect_cli.apply import DONE, FAILED, PAST_TENSE, SKIPPED, Event, Outcome, apply
+from facedetect_cli.assets import Assets
+from facedetect_cli.aws import AwsSession, FaultRule
+from facedetect_cli.config import Connection, StackConfig
+from facedetect_cli.naming import Names
+from facedetect_cli.plan import (
+    ABSENT,
+    CREATE,
+    DELETE,
+    FOREIGN,
+    KEEP,
+    UNCHANGED,
+    UPDATE,
+    Plan,
+    Reading,
+    plan_down,
+    plan_up,
+    read_stack,
+)
+from facedetect_cli.resources.base import Context
+from facedetect_cli.stack import build_stack
+
+PRESENT, MISSING, DRIFTED = "present", "missing", "drifted"
+
+
+@dataclass
+class StatusRow:
+    kind: str
+    name: str
+    arn: str
+    state: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "arn": self.arn, "state": self.state,
+                "detail": self.detail}
+
+
+class StackApp:
+    def __init__(
+        self,
+        connection: Connection,
+        config: StackConfig,
+        *,
+        fault_rules: Sequence[FaultRule] = (),
+        sleep: Callable[[float], None] = time.sleep,
+        assets: Assets | None = None,
+    ) -> None:
+        self.aws = AwsSession(connection, fault_rules=fault_rules)
+        self.names = Names(config, self.aws.account_id, self.aws.region)
+        self.ctx = Context(self.aws, self.names, assets or Assets(), sleep)
+        self.resources = build_stack(self.names)
+
+    @property
+    def header(self) -> dict[str, str]:
+        return {"stack": self.names.stack, "region": self.names.region,
+                "account": self.names.account}
+
+    def api_calls(self) -> dict[str, int]:
+        return self.aws.counter.totals()
+
+    # up / down ---------------------------------------------------------------------------
+    def plan_up(self) -> Plan:
+        return plan_up(self.resources, self.ctx)
+
+    def plan_down(self, *, keep_data: bool = False) -> Plan:
+        return plan_down(self.resources, self.ctx, keep_data=keep_data)
+
+    def apply(self, plan: Plan, on_event: Callable[[Event], None] = lambda e: None,
+              stop: threading.Event | None = None) -> list[Outcome]:
+        return apply(plan, self.ctx, on_event, stop)
+
+    # status ------------------------------------------------------------------------------
+    def status(self) -> list[StatusRow]:
+        return [status_row(reading) for reading in read_stack(self.resources, self.ctx)]
+
+
+def status_row(reading: Reading) -> StatusRow:
+    resource, observed = reading.resource, reading.observed
+    if observed is None:
+        return StatusRow(resource.kind, resource.name, resource.arn, MISSING, "")
+    if not observed.owned:
+        return StatusRow(resource.kind, resource.name, observed.arn, FOREIGN,
+                         "exists without the stack's tag")
+    if reading.differences:
+        return StatusRow(resource.kind, resource.name, observed.arn, DRIFTED,
+                         "; ".join(reading.differences.values()))
+    return StatusRow(resource.kind, resource.name, observed.arn, PRESENT, observed.detail)
+
+
+def is_healthy(rows: list[StatusRow]) -> bool:
+    return all(row.state == PRESENT for row in rows)
+
+
+PLAN_WORDS = {CREATE: "create", UPDATE: "update", UNCHANGED: "unchanged", DELETE: "delete",
+              ABSENT: "absent", FOREIGN: "foreign", KEEP: "keep"}
+RESULT_WORDS = {UNCHANGED: "unchanged", ABSENT: "absent", FOREIGN: "foreign", KEEP: "kept"}
+
+
+def result_action(outcome: Outcome) -> str:
+    """What happened to a step: created, updated, deleted, unchanged, absent, kept, foreign,
+    or failed / skipped when its change did not happen."""
+    step = outcome.step
+    if outcome.status == DONE:
+        return PAST_TENSE[step.action]
+    if outcome.status in (FAILED, SKIPPED):
+        return outcome.status
+    if step.action in PAST_TENSE:
+        return "not started"
+    return RESULT_WORDS[step.action]
+
+
+def change_entries(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    entries = []
+    for outcome in outcomes:
+        entry: dict[str, Any] = {
+            "kind": outcome.step.resource.kind,
+            "name": outcome.step.resource.name,
+            "action": result_action(outcome),
+            "reason": outcome.step.reason,
+        }
+        if outcome.error is not None:
+            entry["error"] = str(outcome.error)
+        entries.append(entry)
+    return entries
+
+
+def plan_entries(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {"kind": s.resource.kind, "name": s.resource.name, "action": PLAN_WORDS[s.action],
+         "reason": s.reason}
+        for s in plan.steps
+    ]

@@ -1,0 +1,31 @@
+"""The `facedetect` command. Kept light: boto3 and rich are imported only by commands that
+need them, so --help, --version and usage errors start fast."""
+
+from __future__ import annotations
+
+import click
+
+from facedetect_cli import __version__
+from facedetect_cli.commands.down import down
+from facedetect_cli.commands.status import status
+from facedetect_cli.commands.up import up
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="facedetect")
+def cli() -> None:
+    """Provision a serverless face-detection pipeline on AWS (S3 -> EventBridge -> Step
+    Functions -> Lambda + Rekognition -> DynamoDB + SNS), show where it stands, and take it
+    down again.
+
+    Try it without an AWS account: facedetect up --local
+    """
+
+
+cli.add_command(up)
+cli.add_command(down)
+cli.add_command(status)
+
+
+def main() -> None:
+    cli(prog_name="facedetect")

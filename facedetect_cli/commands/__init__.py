@@ -1,0 +1,1 @@
+"""One thin click command per module; each hands its work to the app through runner.run."""

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import click
+
+from facedetect_cli.options import CommonOptions, common_options
+from facedetect_cli.runner import Run, run
+
+
+@click.command()
+@click.option("--email", "emails", multiple=True, envvar="FACEDETECT_EMAIL",
+              help="Subscribe this address to the results and failure topics; repeatable. "
+              "Existing subscriptions are kept. [env: FACEDETECT_EMAIL, space-separated]")
+@click.option("--dry-run", is_flag=True, help="Print the plan (read calls only) and stop.")
+@click.option("--yes", "-y", is_flag=True, help="Answer yes to every question (for scripts).")
+@common_options
+def up(opts: CommonOptions, emails: tuple[str, ...], dry_run: bool, yes: bool) -> None:
+    """Create what is missing and update what differs. A second run changes nothing."""
+    run(opts, lambda r: _up(r, emails=emails, dry_run=dry_run))
+
+
+def _up(r: Run, *, emails: tuple[str, ...], dry_run: bool) -> int:
+    import time
+
+    from facedetect_cli.app import change_entries, plan_entries
+    from facedetect_cli.config import StackConfig
+    from facedetect_cli.errors import EXIT_FAILURE, NotOwnedError
+
+    config = StackConfig(stack=r.opts.stack, emails=emails)
+    started = time.monotonic()
+    app = r.app(config)
+    plan = app.plan_up()
+    if dry_run:
+        r.out.plan(plan, app.header)
+        if r.out.json:
+            r.out.document({**app.header, "dry_run": True, "plan": plan_entries(plan),
+                            "api_calls": app.api_calls()})
+        return 0
+    if plan.foreign:
+        names = ", ".join(f"{s.resource.kind} {s.resource.name}" for s in plan.foreign)
+        raise NotOwnedError(
+            f"refusing to take over {names}: it exists without the tag facedetect:stack="
+            f"{config.stack}, so it is not this stack's; rename or remove it, or choose "
+            "another --stack"
+        )
+    with r.out.progress(plan, f"up {config.stack}") as progress:
+        outcomes = app.apply(plan, progress.event)
+    failed = [o for o in outcomes if o.error is not None]
+    r.out.summary(outcomes, time.monotonic() - started, verb="up")
+    if r.out.json:
+        doc = {**app.header, "changes": change_entries(outcomes), "api_calls": app.api_calls()}
+        if failed:
+            doc["error"] = str(failed[0].error)
+        r.out.document(doc)
+    for outcome in failed:
+        step = outcome.step
+        r.out.error(f"{step.action} {step.resource.kind} {step.resource.name}: {outcome.error}")
+    return EXIT_FAILURE if failed else 0

@@ -1,0 +1,94 @@
+"""What the user asked for, validated. All checks of user input live here, so bad input stops
+before any AWS call is made."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from facedetect_cli.errors import InputError
+
+DEFAULT_STACK = "facedetect"
+DEFAULT_RUNTIME = "python3.13"
+DEFAULT_ARCHITECTURE = "arm64"
+UPLOADS_PREFIX = "uploads/"
+
+# At most 20 characters so that the longest derived name (the bucket:
+# <stack>-images-<account>-<region>) stays within S3's 63.
+_STACK_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+# Deliberately simple: SNS accepts any string, so the check catches typos, not RFC corner cases.
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+def validate_stack_name(name: str) -> str:
+    if not _STACK_RE.match(name) or name.endswith("-") or "--" in name:
+        raise InputError(
+            f"invalid stack name {name!r}: use 1-20 lowercase letters, digits and single hyphens, "
+            "starting with a letter and not ending with a hyphen"
+        )
+    return name
+
+
+def validate_email(address: str) -> str:
+    if not _EMAIL_RE.match(address) or len(address) > 254:
+        raise InputError(f"invalid e-mail address {address!r}: expected name@domain.tld")
+    return address
+
+
+def validate_region_syntax(region: str) -> str:
+    if not _REGION_RE.match(region):
+        raise InputError(
+            f"unknown region {region!r}: expected a region code such as eu-central-1"
+        )
+    return region
+
+
+def validate_endpoint_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InputError(
+            f"malformed endpoint URL {url!r}: expected http(s)://host[:port], "
+            "for example http://127.0.0.1:4566"
+        )
+    try:
+        parsed.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise InputError(f"malformed endpoint URL {url!r}: the port is not a number") from None
+    return url
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where and as whom to talk to AWS."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    role_session_name: str = "facedetect"
+    # Set only for a local emulator, which accepts any credentials.
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The desired stack. Names and ARNs are derived from it in naming.py."""
+
+    stack: str = DEFAULT_STACK
+    emails: tuple[str, ...] = ()
+    runtime: str = DEFAULT_RUNTIME
+    architecture: str = DEFAULT_ARCHITECTURE
+    uploads_prefix: str = UPLOADS_PREFIX
+    keep_data: bool = False
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_stack_name(self.stack)
+        for address in self.emails:
+            validate_email(address)
+        if len(set(self.emails)) != len(self.emails):
+            object.__setattr__(self, "emails", tuple(dict.fromkeys(self.emails)))

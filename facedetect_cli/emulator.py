@@ -1,0 +1,87 @@
+"""The embedded local emulator: moto's server, with the gaps that matter to this stack closed.
+
+`python -m facedetect_cli.emulator --port 4566` serves until stopped. Tests start the same
+server in a thread with `start_in_thread`, so they run against exactly what users get.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from typing import Any
+
+_patched = False
+
+
+def patch_moto() -> None:
+    """moto stores EventBridgeConfiguration but never returns it from
+    GetBucketNotificationConfiguration (moto 5.2); AWS does. Without this, every `up` against
+    the emulator would see the bucket's EventBridge notifications as off and 'repair' them."""
+    global _patched
+    if _patched:
+        return
+    from moto.core.responses import ActionResult
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_bucket_notification
+
+    def get_bucket_notification(self: Any) -> Any:
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        serialized = self.serialized
+
+        def with_eventbridge(result: ActionResult) -> Any:
+            data = result.result
+            if config is not None and config.event_bridge is not None and isinstance(data, dict):
+                data["EventBridgeConfiguration"] = {}
+            return serialized(result)
+
+        self.serialized = with_eventbridge
+        try:
+            return original(self)
+        finally:
+            del self.serialized
+
+    S3Response.get_bucket_notification = get_bucket_notification
+    _patched = True
+
+
+def _prepare() -> None:
+    # AWSLambdaBasicExecutionRole and the other AWS managed policies exist only when loaded.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    patch_moto()
+
+
+def start_in_thread(port: int = 0, host: str = "127.0.0.1") -> Any:
+    """Start the emulator in this process; returns moto's ThreadedMotoServer (call .stop())."""
+    _prepare()
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="facedetect's embedded AWS emulator (moto)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    args = parser.parse_args(argv)
+    _prepare()
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(args.host, args.port, app, threaded=True,
+                         request_handler=MotoRequestHandler)
+    print(f"facedetect emulator (moto) listening on http://{args.host}:{args.port}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Read every resource of the stack at once and decide what `up` or `down` would do.
+
+Only read calls happen here: a dry run prints the plan, and `status` is a plan's read side.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from facedetect_cli.resources.base import Context, Observed, Resource
+
+CREATE, UPDATE, UNCHANGED = "create", "update", "unchanged"
+DELETE, ABSENT, FOREIGN, KEEP = "delete", "absent", "foreign", "keep"
+
+READ_WORKERS = 16
+
+
+@dataclass
+class Step:
+    resource: Resource
+    action: str
+    observed: Observed | None = None
+    differences: dict[str, str] = field(default_factory=dict)
+    data_count: int | None = None
+
+    @property
+    def reason(self) -> str:
+        if self.action == UPDATE:
+            return "; ".join(self.differences.values())
+        if self.action == FOREIGN:
+            return "exists without the stack's tag: not ours, left untouched"
+        if self.action == KEEP:
+            return "kept with --keep-data"
+        if self.action == DELETE and self.data_count:
+            unit = "object versions" if self.resource.kind == "bucket" else "items"
+            return f"holds {self.data_count} {unit}"
+        return ""
+
+
+@dataclass
+class Plan:
+    command: str
+    steps: list[Step]
+
+    @property
+    def foreign(self) -> list[Step]:
+        return [s for s in self.steps if s.action == FOREIGN]
+
+    @property
+    def changes(self) -> list[Step]:
+        return [s for s in self.steps if s.action in (CREATE, UPDATE, DELETE)]
+
+
+@dataclass
+class Reading:
+    """What one read found: the resource as observed (None when absent), and its drift."""
+
+    resource: Resource
+    observed: Observed | None
+    differences: dict[str, str]
+
+
+def read_stack(resources: list[Resource], ctx: Context) -> list[Reading]:
+    """Read every resource concurrently; results keep the stack's order, and resources found
+    through others (a topic's other subscriptions) follow the one that found them."""
+    ctx.forget()
+
+    def read_one(resource: Resource) -> list[Reading]:
+        observed = resource.read(ctx)
+        if observed is None:
+            return [Reading(resource, None, {})]
+        drift = resource.differences(ctx, observed) if observed.owned else {}
+        found = [Reading(resource, observed, drift)]
+        found += [Reading(r, o, {}) for r, o in resource.discovered(ctx, observed)]
+        return found
+
+    with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
+        results = list(pool.map(read_one, resources))
+    readings: list[Reading] = []
+    seen: set[str] = set()
+    for group in results:
+        for reading in group:
+            if reading.resource.key not in seen:
+                seen.add(reading.resource.key)
+                readings.append(reading)
+    return readings
+
+
+def plan_up(resources: list[Resource], ctx: Context) -> Plan:
+    steps = []
+    for reading in read_stack(resources, ctx):
+        if reading.observed is None:
+            steps.append(Step(reading.resource, CREATE))
+        elif not reading.observed.owned:
+            steps.append(Step(reading.resource, FOREIGN, reading.observed))
+        elif reading.differences:
+            steps.append(Step(reading.resource, UPDATE, reading.observed, reading.differences))
+        else:
+            steps.append(Step(reading.resource, UNCHANGED, reading.observed))
+    return Plan("up", steps)
+
+
+def plan_down(resources: list[Resource], ctx: Context, *, keep_data: bool = False) -> Plan:
+    readings = read_stack(resources, ctx)
+    steps = []
+    for reading in readings:
+        resource, observed = reading.resource, reading.observed
+        if observed is None:
+            steps.append(Step(resource, ABSENT))
+        elif not observed.owned:
+            steps.append(Step(resource, FOREIGN, observed))
+        elif keep_data and resource.holds_data:
+            steps.append(Step(resource, KEEP, observed))
+        else:
+            steps.append(Step(resource, DELETE, observed))
+    counted = [s for s in steps if s.action == DELETE and s.resource.holds_data]
+    with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
+        counts = list(pool.map(lambda s: s.resource.count_data(ctx), counted))
+    for step, count in zip(counted, counts, strict=True):
+        step.data_count = count
+    return Plan("down", steps)

@@ -1,0 +1,107 @@
+"""The IAM documents the stack writes: each role may do exactly what its step needs.
+
+The tutorial gave Step Functions lambda:InvokeFunction on "*" and one shared Lambda role;
+here every function has its own role, every action names its resource, and the only wildcard
+is rekognition:DetectFaces, which has no resource-level permissions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from facedetect_cli.naming import Names
+
+VERSION = "2012-10-17"
+LAMBDA_BASIC_EXECUTION = "arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+INLINE_POLICY_NAME = "facedetect-least-privilege"
+
+Document = dict[str, Any]
+
+
+def _statement(actions: list[str], resources: list[str]) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": sorted(actions), "Resource": sorted(resources)}
+
+
+def trust(service: str, names: Names, *, source_account: bool = True) -> Document:
+    """Who may assume the role. Step Functions and EventBridge assume it on behalf of a
+    resource; the SourceAccount condition stops another account's resource from using it
+    (AWS's confused-deputy guidance)."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if source_account:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": names.account}}
+    return {"Version": VERSION, "Statement": [statement]}
+
+
+def lambda_trust(names: Names) -> Document:
+    # Lambda assumes execution roles as itself, not on behalf of a caller: no condition.
+    return trust("lambda.amazonaws.com", names, source_account=False)
+
+
+def detect_faces(names: Names) -> Document:
+    uploads = f"{names.bucket_arn}/{names.config.uploads_prefix}*"
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _statement(["rekognition:DetectFaces"], ["*"]),
+            # Rekognition reads the object with the caller's permissions; GetObjectVersion
+            # covers events that name a version (versioned buckets).
+            _statement(["s3:GetObject", "s3:GetObjectVersion"], [uploads]),
+        ],
+    }
+
+
+def store_metadata(names: Names) -> Document:
+    # A conditional PutItem only: the handler learns of a newer item from the failed condition.
+    return {"Version": VERSION, "Statement": [_statement(["dynamodb:PutItem"], [names.table_arn])]}
+
+
+def send_notification(names: Names) -> Document:
+    topic = names.topic_arn(names.results_topic)
+    return {"Version": VERSION, "Statement": [_statement(["sns:Publish"], [topic])]}
+
+
+FUNCTION_POLICIES = {
+    "detect_faces": detect_faces,
+    "store_metadata": store_metadata,
+    "send_notification": send_notification,
+}
+
+
+def state_machine(names: Names, function_modules: list[str]) -> Document:
+    functions = [names.function_arn(module) for module in function_modules]
+    failures = names.topic_arn(names.failures_topic)
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _statement(["lambda:InvokeFunction"], functions),
+            _statement(["sns:Publish"], [failures]),
+        ],
+    }
+
+
+def events(names: Names) -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [_statement(["states:StartExecution"], [names.state_machine_arn])],
+    }
+
+
+def bucket_tls_only(names: Names) -> Document:
+    """Deny every request to the bucket that does not use TLS."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [names.bucket_arn, f"{names.bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }

@@ -1,0 +1,128 @@
+"""Lambda functions built from handlers/: code compared by CodeSha256, configuration by value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from facedetect_cli.errors import AwsError
+from facedetect_cli.naming import Names
+from facedetect_cli.resources.base import Context, Observed, Resource, owned_by
+from facedetect_cli.retry import is_iam_propagation_error, retry_while
+
+# Rekognition on a 15 MB image can take seconds; the others are one small API call each.
+SIZING = {
+    "detect_faces": {"Timeout": 30, "MemorySize": 256},
+    "store_metadata": {"Timeout": 10, "MemorySize": 128},
+    "send_notification": {"Timeout": 10, "MemorySize": 128},
+}
+_DEFAULT_SIZING = {"Timeout": 30, "MemorySize": 256}
+_CONFIG_FIELDS = ("Runtime", "Handler", "Role", "Timeout", "MemorySize", "Environment",
+                  "Description")
+
+
+class Function(Resource):
+    kind = "function"
+
+    def __init__(self, names: Names, module: str, *, role: str, title: str,
+                 environment: dict[str, str]) -> None:
+        super().__init__(names.function(module), names.function_arn(module),
+                         depends_on=[f"role:{role}"])
+        self.names = names
+        self.module = module
+        self.role_arn = names.role_arn(role)
+        self.title = title
+        self.environment = environment
+
+    def desired(self) -> dict[str, Any]:
+        return {
+            "Runtime": self.names.config.runtime,
+            "Handler": f"{self.module}.lambda_handler",
+            "Role": self.role_arn,
+            "Environment": {"Variables": dict(sorted(self.environment.items()))},
+            "Description": f"facedetect stack {self.names.stack}: {self.title}",
+            **SIZING.get(self.module, _DEFAULT_SIZING),
+        }
+
+    def read(self, ctx: Context) -> Observed | None:
+        try:
+            found = ctx.client("lambda").get_function(FunctionName=self.name)
+        except AwsError as error:
+            if error.code == "ResourceNotFoundException":
+                return None
+            raise
+        config = found["Configuration"]
+        return Observed(
+            config["FunctionArn"],
+            owned=owned_by(found.get("Tags") or {}, self.names),
+            attrs={
+                **{k: config.get(k) for k in _CONFIG_FIELDS},
+                "Environment": {"Variables": dict(sorted(
+                    (config.get("Environment") or {}).get("Variables", {}).items()))},
+                "CodeSha256": config.get("CodeSha256"),
+                "Architectures": config.get("Architectures") or ["x86_64"],
+            },
+            detail=f"{config.get('Runtime')}, {config.get('State', 'Active').lower()}",
+        )
+
+    def differences(self, ctx: Context, observed: Observed) -> dict[str, str]:
+        found: dict[str, str] = {}
+        attrs = observed.attrs
+        for key, want in self.desired().items():
+            if attrs.get(key) != want:
+                label = "environment" if key == "Environment" else key.lower()
+                found[key] = f"{label} differs"
+        if attrs["CodeSha256"] != ctx.assets.handler_sha256(self.module):
+            found["code"] = "code changed"
+        if attrs["Architectures"] != [self.names.config.architecture]:
+            found["code"] = f"architecture is {attrs['Architectures'][0]}"
+        return found
+
+    def create(self, ctx: Context) -> None:
+        lam = ctx.client("lambda")
+        # Right after its role is created, Lambda cannot assume it yet (IAM propagation).
+        retry_while(
+            lambda: lam.create_function(
+                FunctionName=self.name,
+                Code={"ZipFile": ctx.assets.handler_zip(self.module)},
+                Architectures=[self.names.config.architecture],
+                Tags=self.names.tags,
+                Publish=False,
+                **self.desired(),
+            ),
+            is_iam_propagation_error,
+            ctx.sleep,
+        )
+        lam.wait("function_active_v2", FunctionName=self.name)
+
+    def update(self, ctx: Context, observed: Observed, fields: set[str]) -> None:
+        lam = ctx.client("lambda")
+        desired = self.desired()
+        config_fields = fields & set(desired)
+        # One update at a time: a second during one in progress fails (ResourceConflict).
+        if config_fields:
+            self._while_busy(ctx, lambda: lam.update_function_configuration(
+                FunctionName=self.name, **{k: desired[k] for k in config_fields}))
+            lam.wait("function_updated_v2", FunctionName=self.name)
+        if "code" in fields:
+            self._while_busy(ctx, lambda: lam.update_function_code(
+                FunctionName=self.name,
+                ZipFile=ctx.assets.handler_zip(self.module),
+                Architectures=[self.names.config.architecture],
+            ))
+            lam.wait("function_updated_v2", FunctionName=self.name)
+
+    def _while_busy(self, ctx: Context, call: Any) -> None:
+        """Retry while a previous update (ours or someone's) is in progress, or while a
+        changed role propagates."""
+        retry_while(
+            call,
+            lambda e: e.code == "ResourceConflictException" or is_iam_propagation_error(e),
+            ctx.sleep,
+        )
+
+    def delete(self, ctx: Context, observed: Observed) -> None:
+        try:
+            ctx.client("lambda").delete_function(FunctionName=self.name)
+        except AwsError as error:
+            if error.code != "ResourceNotFoundException":
+                raise

@@ -1,0 +1,71 @@
+"""Runs a command's body: builds its output and its app, and turns every outcome into the
+command-line contract (one-line errors on stderr, exit codes, no tracebacks unless --debug)."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from facedetect_cli.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    FacedetectError,
+)
+from facedetect_cli.options import CommonOptions
+
+if TYPE_CHECKING:
+    from facedetect_cli.app import StackApp
+    from facedetect_cli.config import StackConfig
+    from facedetect_cli.render import Output
+
+# Tests (fault injection, instant sleeps) set StackApp keyword arguments here.
+APP_OVERRIDES: dict[str, Any] = {}
+
+
+@dataclass
+class Run:
+    opts: CommonOptions
+    out: Output
+
+    def app(self, config: StackConfig) -> StackApp:
+        from facedetect_cli.app import StackApp
+
+        connection = self.opts.connection()
+        if self.opts.local:
+            from facedetect_cli.local import ensure_running
+
+            ensure_running(self.opts.local_port, say=self.out.info)
+        app = StackApp(connection, config, **APP_OVERRIDES)
+        if self.opts.debug:
+            app.aws.counter.log = lambda service, op: print(
+                f"debug: api call {service}:{op}", file=sys.stderr, flush=True)
+        return app
+
+
+def run(opts: CommonOptions, body: Callable[[Run], int]) -> NoReturn:
+    from facedetect_cli.render import Output
+
+    out = Output(opts.output, quiet=opts.quiet)
+    try:
+        code = body(Run(opts, out))
+    except FacedetectError as error:
+        if opts.debug:
+            traceback.print_exc()
+        out.error(str(error))
+        if out.json:
+            out.document({"error": str(error), "exit_code": error.exit_code})
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        out.error("interrupted; the calls in flight were finished, nothing is half made. "
+                  "Run the command again to resume.")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as error:
+        if opts.debug:
+            traceback.print_exc()
+        out.error(f"internal error: {type(error).__name__}: {error} (run with --debug for "
+                  "the traceback, and please report it)")
+        sys.exit(EXIT_FAILURE)
+    sys.exit(code)

@@ -1,0 +1,74 @@
+"""The resources of one stack, in the tutorial's order, with their dependencies.
+
+Adding a part of the pipeline means adding resources here (and states to the template), not
+touching the planner or the executor.
+"""
+
+from __future__ import annotations
+
+from facedetect_cli import policies
+from facedetect_cli.naming import FUNCTION_BASENAMES, Names
+from facedetect_cli.resources.base import Resource
+from facedetect_cli.resources.bucket import Bucket
+from facedetect_cli.resources.function import Function
+from facedetect_cli.resources.role import Role
+from facedetect_cli.resources.rule import Rule
+from facedetect_cli.resources.state_machine import StateMachine
+from facedetect_cli.resources.table import Table
+from facedetect_cli.resources.topic import Subscription, Topic
+
+FUNCTION_TITLES = {
+    "detect_faces": "Detect Faces (Rekognition DetectFaces)",
+    "store_metadata": "Store Metadata (DynamoDB)",
+    "send_notification": "Send Notification (SNS)",
+}
+
+
+def build_stack(names: Names) -> list[Resource]:
+    config = names.config
+    modules = list(FUNCTION_BASENAMES)
+    bucket = Bucket(names)
+    resources: list[Resource] = [bucket, Table(names)]
+
+    for topic in (names.results_topic, names.failures_topic):
+        resources.append(Topic(names, topic, config.emails))
+        resources += [Subscription(names, topic, email) for email in config.emails]
+
+    basic_execution = policies.LAMBDA_BASIC_EXECUTION.format(partition=names.partition)
+    for module in modules:
+        resources.append(Role(
+            names, names.function_role(module),
+            purpose=f"execution role of {names.function(module)}",
+            trust=policies.lambda_trust(names),
+            inline=policies.FUNCTION_POLICIES[module](names),
+            managed=(basic_execution,),
+        ))
+    resources.append(Role(
+        names, names.state_machine_role,
+        purpose="Step Functions invokes the pipeline's functions",
+        trust=policies.trust("states.amazonaws.com", names),
+        inline=policies.state_machine(names, modules),
+    ))
+    resources.append(Role(
+        names, names.events_role,
+        purpose="EventBridge starts the workflow",
+        trust=policies.trust("events.amazonaws.com", names),
+        inline=policies.events(names),
+    ))
+
+    environment = {
+        "detect_faces": {},
+        "store_metadata": {"TABLE_NAME": names.table},
+        "send_notification": {"TOPIC_ARN": names.topic_arn(names.results_topic)},
+    }
+    for module in modules:
+        resources.append(Function(
+            names, module, role=names.function_role(module), title=FUNCTION_TITLES[module],
+            environment=environment[module],
+        ))
+
+    state_machine = StateMachine(names, role=names.state_machine_role, functions=modules)
+    resources.append(state_machine)
+    resources.append(Rule(names, role=names.events_role, bucket_key=bucket.key,
+                          state_machine_key=state_machine.key))
+    return resources
