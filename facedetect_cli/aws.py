@@ -206,8 +206,8 @@ class Client:
             raise translate_error(exc, self.service, waiter) from exc
 
 
-def _known_regions() -> set[str]:
-    session = boto3.session.Session()
+def _known_regions(session: boto3.session.Session) -> set[str]:
+    # The session's own loader: botocore parses its endpoint data once per session.
     regions: set[str] = set()
     for partition in session.get_available_partitions():
         regions.update(session.get_available_regions("s3", partition_name=partition))
@@ -236,7 +236,8 @@ class AwsSession:
         try:
             self._session = boto3.session.Session(
                 profile_name=connection.profile,
-                region_name=connection.region,
+                # botocore reads AWS_DEFAULT_REGION; AWS_REGION is what the other SDKs read.
+                region_name=connection.region or os.environ.get("AWS_REGION") or None,
                 aws_access_key_id=connection.access_key_id,
                 aws_secret_access_key=connection.secret_access_key,
             )
@@ -248,7 +249,7 @@ class AwsSession:
                 "no AWS region: pass --region, set AWS_REGION, or set one in the profile"
             )
         validate_region_syntax(region)
-        if region not in _known_regions():
+        if region not in _known_regions(self._session):
             raise InputError(f"unknown region {region!r}: expected a region code such as "
                              "eu-central-1")
         self.region: str = region

@@ -7,6 +7,7 @@ import click
 
 from facedetect_cli import __version__
 from facedetect_cli.commands.down import down
+from facedetect_cli.commands.local import local
 from facedetect_cli.commands.status import status
 from facedetect_cli.commands.up import up
 
@@ -25,6 +26,7 @@ def cli() -> None:
 cli.add_command(up)
 cli.add_command(down)
 cli.add_command(status)
+cli.add_command(local)
 
 
 def main() -> None:

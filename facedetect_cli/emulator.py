@@ -43,7 +43,34 @@ def patch_moto() -> None:
             del self.serialized
 
     S3Response.get_bucket_notification = get_bucket_notification
+    _treat_requests_as_tls()
     _patched = True
+
+
+def _treat_requests_as_tls() -> None:
+    """moto evaluates bucket policies without their conditions, so the stack's
+    "deny when aws:SecureTransport is false" statement denies every request. The emulator is
+    reached over loopback where TLS is moot: count every request as secure, as it is on AWS
+    through https."""
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def insecure_only(statement: dict[str, Any]) -> bool:
+        condition = statement.get("Condition") or {}
+        return condition == {"Bool": {"aws:SecureTransport": "false"}}
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy.decode())
+        policy["Statement"] = [s for s in policy.get("Statement", []) if not insecure_only(s)]
+        if not policy["Statement"]:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
 
 
 def _prepare() -> None:

@@ -1,0 +1,98 @@
+"""Shared fixtures: an isolated AWS environment, moto in process, and the app under test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import moto.iam.models
+import pytest
+from click.testing import CliRunner, Result
+from moto import mock_aws
+
+from facedetect_cli import runner
+from facedetect_cli.app import StackApp
+from facedetect_cli.cli import cli
+from facedetect_cli.config import Connection, StackConfig
+from facedetect_cli.emulator import patch_moto
+
+REGION = "eu-central-1"
+ACCOUNT = "123456789012"  # moto's default account
+EMAIL = "dev@example.com"
+
+# moto loads ~1,300 AWS managed policies per mock (over a second each time); the stack only
+# attaches one, so load just that one. Same behaviour, a tenth of the time.
+_ALL_MANAGED = json.loads(moto.iam.models.aws_managed_policies_data)
+moto.iam.models.aws_managed_policies_data = json.dumps(
+    {"AWSLambdaBasicExecutionRole": _ALL_MANAGED["AWSLambdaBasicExecutionRole"]}
+)
+patch_moto()
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """No test ever sees the machine's real AWS configuration or a FACEDETECT_ setting."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "FACEDETECT_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
+        yield
+
+
+class Sleeps(list[float]):
+    """A sleep that records instead of waiting: retries run instantly and can be asserted."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def make_app(aws: None, sleeps: Sleeps) -> Callable[..., StackApp]:
+    def make(region: str = REGION, fault_rules: Any = (), **config: Any) -> StackApp:
+        config.setdefault("emails", (EMAIL,))
+        return StackApp(Connection(region=region), StackConfig(**config),
+                        fault_rules=fault_rules, sleep=sleeps)
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: Callable[..., StackApp]) -> StackApp:
+    return make_app()
+
+
+@pytest.fixture
+def invoke(aws: None, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run the CLI in process against moto, as a user would type it."""
+    monkeypatch.setattr(runner, "APP_OVERRIDES", {"sleep": sleeps})
+
+    def run(*args: str, input: str | None = None, **overrides: Any) -> Result:
+        runner.APP_OVERRIDES.update(overrides)
+        result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+        return result
+
+    return run
+
+
+def json_out(result: Result) -> dict[str, Any]:
+    return json.loads(result.stdout)
