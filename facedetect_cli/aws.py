@@ -19,6 +19,8 @@ from typing import Any
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.loaders
+import botocore.session
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 
 from facedetect_cli.config import Connection, validate_region_syntax
@@ -206,6 +208,23 @@ class Client:
             raise translate_error(exc, self.service, waiter) from exc
 
 
+_shared_loader: botocore.loaders.Loader | None = None
+_loader_lock = threading.Lock()
+
+
+def _botocore_session() -> botocore.session.Session:
+    """A botocore session sharing one data loader per process: service models and endpoint
+    data are parsed once, not once per session (many targets at once, or many test runs)."""
+    global _shared_loader
+    session = botocore.session.Session()
+    with _loader_lock:
+        if _shared_loader is None:
+            _shared_loader = session.get_component("data_loader")
+        else:
+            session.register_component("data_loader", _shared_loader)
+    return session
+
+
 def _known_regions(session: boto3.session.Session) -> set[str]:
     # The session's own loader: botocore parses its endpoint data once per session.
     regions: set[str] = set()
@@ -235,6 +254,7 @@ class AwsSession:
         self._account: str | None = None
         try:
             self._session = boto3.session.Session(
+                botocore_session=_botocore_session(),
                 profile_name=connection.profile,
                 # botocore reads AWS_DEFAULT_REGION; AWS_REGION is what the other SDKs read.
                 region_name=connection.region or os.environ.get("AWS_REGION") or None,
@@ -298,16 +318,22 @@ class AwsSession:
             config=self._config(fast_fail=fast_fail),
         )
         if not base:
+            raw.meta.events.register("before-parameter-build.*.*", self._keep_params)
             raw.meta.events.register("before-call.*.*", self._before_call)
             if self.latency_s:
                 raw.meta.events.register("before-send.*.*", self._delay)
         return raw
 
-    def _before_call(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
+    @staticmethod
+    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        # before-call sees the serialized request; fault rules want the API's parameters.
+        context["facedetect_params"] = dict(params)
+
+    def _before_call(self, model: Any, context: dict[str, Any], **_: Any) -> Any:
         service = model.service_model.service_name
         self.counter.record(service, model.name)
         for rule in self.fault_rules:
-            fault = rule(service, model.name, params)
+            fault = rule(service, model.name, context.get("facedetect_params", {}))
             if fault is not None:
                 body = {
                     "Error": {"Code": fault.code, "Message": fault.message},

@@ -44,7 +44,34 @@ def patch_moto() -> None:
 
     S3Response.get_bucket_notification = get_bucket_notification
     _treat_requests_as_tls()
+    _honour_creation_tags()
     _patched = True
+
+
+def _honour_creation_tags() -> None:
+    """AWS applies CreateBucketConfiguration.Tags atomically with the bucket (what makes an
+    interrupted `up` leave an owned bucket, never an untagged one); moto ignores them."""
+    import xmltodict
+    from moto.s3.responses import S3Response
+
+    original = S3Response._bucket_response_put
+
+    def bucket_response_put(self: Any, *args: Any, **kwargs: Any) -> Any:
+        response = original(self, *args, **kwargs)
+        if self.data.get("Action") != "CreateBucket" or not self.body:
+            return response
+        try:
+            configuration = xmltodict.parse(self.body).get("CreateBucketConfiguration") or {}
+        except Exception:
+            return response
+        tags = (configuration.get("Tags") or {}).get("Tag") or []
+        tags = [tags] if isinstance(tags, dict) else tags
+        if tags:
+            self.backend.put_bucket_tagging(self.bucket_name,
+                                            {t["Key"]: t.get("Value", "") for t in tags})
+        return response
+
+    S3Response._bucket_response_put = bucket_response_put
 
 
 def _treat_requests_as_tls() -> None:

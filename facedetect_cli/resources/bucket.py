@@ -128,7 +128,7 @@ class Bucket(Resource):
                     code=error.code, operation="CreateBucket", service="s3",
                 ) from error
             raise
-        fields = {"tags", "public_access", "encryption", "eventbridge", "policy"}
+        fields = {"public_access", "encryption", "eventbridge", "policy"}
         self._configure(ctx, fields, notification=None, policy=None)
 
     def update(self, ctx: Context, observed: Observed, fields: set[str]) -> None:
@@ -139,10 +139,6 @@ class Bucket(Resource):
                    policy: dict[str, Any] | None) -> None:
         s3 = ctx.client("s3")
         calls = []
-        if "tags" in fields:
-            # Also set after creation: not every S3 implementation honours creation tags.
-            calls.append(lambda: s3.put_bucket_tagging(
-                Bucket=self.name, Tagging={"TagSet": tag_list(self.names.tags)}))
         if "public_access" in fields:
             calls.append(lambda: s3.put_public_access_block(
                 Bucket=self.name, PublicAccessBlockConfiguration=BLOCK_ALL_PUBLIC))

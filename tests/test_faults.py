@@ -1,0 +1,161 @@
+"""Faults at every step: a failure at any write call leaves the account in a state that one
+more command repairs (issue 4). moto emulates none of AWS's timing, so the real error codes
+are injected through the same botocore before-call hook that counts API calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from click.testing import CliRunner
+from conftest import EMAIL, REGION
+from moto import mock_aws
+
+from facedetect_cli import runner
+from facedetect_cli.app import StackApp, is_healthy
+from facedetect_cli.aws import InjectedFault, is_read
+from facedetect_cli.cli import cli
+from facedetect_cli.config import Connection, StackConfig
+
+# The parameters that say which resource a call is about.
+_IDENTIFYING = ("Bucket", "TableName", "Name", "TopicArn", "Endpoint", "SubscriptionArn",
+                "RoleName", "PolicyName", "PolicyArn", "FunctionName", "name",
+                "stateMachineArn", "Rule", "ResourceArn")
+CHUNKS = 6
+BUCKET = f"facedetect-images-123456789012-{REGION}"
+
+
+def _stable(key: str, value: object) -> str:
+    # A subscription's ARN ends in a random id: name it by its topic.
+    return str(value).rsplit(":", 1)[0] if key == "SubscriptionArn" else str(value)
+
+
+def signature(service: str, operation: str, params: dict) -> tuple:
+    return (service, operation,
+            tuple((k, _stable(k, params[k])) for k in _IDENTIFYING if k in params))
+
+
+class FailOnce:
+    """Fails the first call with the given signature with a non-retryable error."""
+
+    def __init__(self, target: tuple):
+        self.target = target
+        self.fired = False
+
+    def __call__(self, service: str, operation: str, params: dict) -> InjectedFault | None:
+        if not self.fired and signature(service, operation, params) == self.target:
+            self.fired = True
+            return InjectedFault("InternalFailure", f"injected fault in {operation}", 400)
+        return None
+
+
+class Recorder:
+    def __init__(self):
+        self.writes: list[tuple] = []
+
+    def __call__(self, service: str, operation: str, params: dict) -> None:
+        if not is_read(operation):
+            found = signature(service, operation, params)
+            if found not in self.writes:
+                self.writes.append(found)
+
+
+@pytest.fixture
+def fresh_account() -> Iterator[None]:
+    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
+        yield
+
+
+def new_app(**kwargs) -> StackApp:
+    return StackApp(Connection(region=REGION), StackConfig(emails=(EMAIL,)),
+                    sleep=lambda s: None, **kwargs)
+
+
+def writes_of(command: str) -> list[tuple]:
+    recorder = Recorder()
+    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
+        if command == "down":
+            new_app().apply(new_app().plan_up())
+            boto3.client("s3").put_object(Bucket=BUCKET, Key="uploads/a.jpg", Body=b"x")
+        app = new_app(fault_rules=[recorder])
+        plan = app.plan_up() if command == "up" else app.plan_down()
+        app.apply(plan)
+    # Sorted: calls run in parallel, and every chunk must see the same list.
+    return sorted(recorder.writes)
+
+
+def leftovers() -> list[str]:
+    """Everything of any kind the stack uses that exists in the account."""
+    found = [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
+    found += boto3.client("dynamodb").list_tables()["TableNames"]
+    found += [t["TopicArn"] for t in boto3.client("sns").list_topics()["Topics"]]
+    subscriptions = boto3.client("sns").list_subscriptions()["Subscriptions"]
+    found += [s["SubscriptionArn"] for s in subscriptions]
+    found += [r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"]]
+    found += [f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]]
+    found += [m["name"] for m in
+              boto3.client("stepfunctions").list_state_machines()["stateMachines"]]
+    found += [r["Name"] for r in boto3.client("events").list_rules()["Rules"]]
+    return found
+
+
+def cli_run(*args: str, fault: FailOnce | None = None):
+    runner.APP_OVERRIDES.clear()
+    runner.APP_OVERRIDES.update({"sleep": lambda s: None,
+                                 "fault_rules": [fault] if fault else []})
+    try:
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    finally:
+        runner.APP_OVERRIDES.clear()
+
+
+def assert_one_line_failure(result, target: tuple) -> None:
+    assert result.exit_code == 1, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line]
+    assert len(lines) == 1, lines
+    _service, operation, _ident = target
+    assert lines[0].startswith("error: ")
+    assert f"injected fault in {operation}" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_every_write_of_up_and_down_fails_once_and_one_more_command_recovers(chunk):
+    """For the i-th write call of `up` (and of `down`), in a fresh account:
+    up fails there -> down leaves nothing; up fails there again -> up completes the stack;
+    down fails at the i-th write of down -> down again leaves nothing."""
+    up_writes, down_writes = writes_of("up"), writes_of("down")
+    # 16 creates, 4 bucket settings, 5 inline policies, 3 attachments, 1 rule target.
+    assert len(up_writes) == 29
+    # 16 deletes, 1 rule target, 3 detachments, 5 inline policies, 1 bucket object batch.
+    assert len(down_writes) >= 25
+    for i in range(chunk, max(len(up_writes), len(down_writes)), CHUNKS):
+        with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
+            if i < len(up_writes):
+                target = up_writes[i]
+                fault = FailOnce(target)
+                failed = cli_run("up", "--email", EMAIL, fault=fault)
+                assert fault.fired, target
+                assert_one_line_failure(failed, target)
+                cleaned = cli_run("down", "--yes")
+                assert cleaned.exit_code == 0, (target, cleaned.stderr)
+                assert leftovers() == [], target
+
+                fault = FailOnce(target)
+                assert cli_run("up", "--email", EMAIL, fault=fault).exit_code == 1
+            repaired = cli_run("up", "--email", EMAIL, "--output", "json")
+            assert repaired.exit_code == 0, repaired.stderr
+            rows = new_app().status()
+            assert is_healthy(rows), [r for r in rows if r.state != "present"]
+
+            if i < len(down_writes):
+                boto3.client("s3").put_object(Bucket=BUCKET, Key="uploads/a.jpg", Body=b"x")
+                target = down_writes[i]
+                fault = FailOnce(target)
+                failed = cli_run("down", "--yes", fault=fault)
+                assert fault.fired, target
+                assert_one_line_failure(failed, target)
+                again = cli_run("down", "--yes", "--output", "json")
+                assert again.exit_code == 0, (target, again.stderr)
+                assert leftovers() == [], target
