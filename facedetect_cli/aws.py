@@ -263,6 +263,11 @@ class AwsSession:
             )
         except botocore.exceptions.ProfileNotFound as exc:
             raise translate_error(exc, "sts", "Session") from exc
+        # With a botocore session handed in, boto3 defers the profile look-up to first use.
+        if connection.profile and connection.profile not in self._session.available_profiles:
+            raise translate_error(
+                botocore.exceptions.ProfileNotFound(profile=connection.profile), "sts", "Session"
+            )
         region = self._session.region_name
         if not region:
             raise InputError(

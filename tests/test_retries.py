@@ -70,10 +70,9 @@ def test_role_propagation_retries_give_up_after_about_two_minutes(make_app, slee
     failed = [o for o in outcomes if o.error is not None]
     assert {o.step.resource.kind for o in failed} == {"function"}
     assert "cannot be assumed by Lambda" in str(failed[0].error)
-    # Three functions retried concurrently, each within its own budget.
-    per_function = len(sleeps) / 3
-    assert sum(sleeps) / 3 <= TOTAL_BUDGET_S
-    assert per_function == len(backoff_waits())
+    # Three functions retried concurrently, each within its own budget of about two minutes.
+    assert max(sleeps) <= 10.0
+    assert 3 * 90 <= sum(sleeps) <= 3 * TOTAL_BUDGET_S
     # The state machine and the rule depend on the functions: not attempted.
     skipped = {o.step.resource.kind for o in outcomes if o.status == "skipped"}
     assert skipped == {"state-machine", "rule"}
@@ -155,11 +154,23 @@ def test_throttling_is_absorbed_by_botocore_standard_retries(app):
     assert app.aws.counter.by_operation()["dynamodb:ListTables"] == 1  # one call, 3 attempts
 
 
-def test_ctrl_c_during_up_stops_cleanly_and_the_next_run_resumes(invoke):
+def ctrl_c_at(operation: str, name_suffix: str = ""):
+    """A hook that presses Ctrl-C once, when the first matching call goes out: the signal
+    reaches the main thread as the terminal's does, while worker threads are mid-call."""
+    pressed: list[bool] = []
+
     def interrupt(service, op, params):
-        if op == "CreateFunction" and params.get("FunctionName", "").endswith("DetectFacesLambda"):
-            os.kill(os.getpid(), signal.SIGINT)  # as the terminal does on Ctrl-C
+        name = str(params.get("FunctionName", params.get("RoleName", "")))
+        if op == operation and name.endswith(name_suffix) and not pressed:
+            pressed.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
         return None
+
+    return interrupt
+
+
+def test_ctrl_c_during_up_stops_cleanly_and_the_next_run_resumes(invoke):
+    interrupt = ctrl_c_at("CreateFunction", "DetectFacesLambda")
 
     stopped = invoke("up", "--email", EMAIL, fault_rules=[interrupt])
     assert stopped.exit_code == 130
@@ -177,12 +188,7 @@ def test_ctrl_c_during_up_stops_cleanly_and_the_next_run_resumes(invoke):
 @pytest.mark.parametrize("operation", ["DeleteFunction", "DeleteRole"])
 def test_ctrl_c_during_down_stops_cleanly_and_the_next_run_resumes(invoke, operation):
     assert invoke("up").exit_code == 0
-
-    def interrupt(service, op, params):
-        if op == operation:
-            os.kill(os.getpid(), signal.SIGINT)
-        return None
-
+    interrupt = ctrl_c_at(operation)
     stopped = invoke("down", "--yes", fault_rules=[interrupt])
     assert stopped.exit_code == 130
     assert "interrupted" in stopped.stderr
@@ -193,10 +199,6 @@ def test_ctrl_c_during_down_stops_cleanly_and_the_next_run_resumes(invoke, opera
 
 
 def test_status_after_interrupted_up_is_not_healthy(make_app, invoke):
-    def interrupt(service, op, params):
-        if op == "CreateRole":
-            os.kill(os.getpid(), signal.SIGINT)
-        return None
-
+    interrupt = ctrl_c_at("CreateRole")
     assert invoke("up", fault_rules=[interrupt]).exit_code == 130
     assert not is_healthy(make_app().status())
