@@ -7,7 +7,7 @@ raw DetectFaces answer with ALL attributes can exceed.
 """
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -188,5 +188,5 @@ def summarize_face(face: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def utc_now() -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
