@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from facedetect_cli.errors import (
@@ -18,6 +18,7 @@ from facedetect_cli.options import CommonOptions
 
 if TYPE_CHECKING:
     from facedetect_cli.app import StackApp
+    from facedetect_cli.apply import Outcome
     from facedetect_cli.config import StackConfig
     from facedetect_cli.render import Output
 
@@ -29,6 +30,7 @@ APP_OVERRIDES: dict[str, Any] = {}
 class Run:
     opts: CommonOptions
     out: Output
+    apps: list[StackApp] = field(default_factory=list)
 
     def app(self, config: StackConfig) -> StackApp:
         from facedetect_cli.app import StackApp
@@ -42,15 +44,39 @@ class Run:
         if self.opts.debug:
             app.aws.counter.log = lambda service, op: print(
                 f"debug: api call {service}:{op}", file=sys.stderr, flush=True)
+        self.apps.append(app)
         return app
+
+    def report_failures(self, failed: list[Outcome]) -> None:
+        """One line per distinct failure: the first step it stopped, how many more it stopped
+        the same way (three functions denied the same action make one line, not three)."""
+        by_message: dict[str, list[Outcome]] = {}
+        for outcome in failed:
+            by_message.setdefault(str(outcome.error), []).append(outcome)
+        for message, outcomes in by_message.items():
+            step = outcomes[0].step
+            more = f" (and {len(outcomes) - 1} more)" if len(outcomes) > 1 else ""
+            self.out.error(f"{step.action} {step.resource.kind} {step.resource.name}{more}: "
+                           f"{message}")
+
+    def debug_summary(self) -> None:
+        """With --debug, the calls by service and operation once the command ends."""
+        for app in self.apps:
+            print("debug: api calls by operation:", file=sys.stderr)
+            for operation, count in app.aws.counter.by_operation().items():
+                print(f"debug:   {count:4d}  {operation}", file=sys.stderr)
+            totals = app.aws.counter.totals()
+            print(f"debug: {totals['reads']} reads, {totals['writes']} writes", file=sys.stderr,
+                  flush=True)
 
 
 def run(opts: CommonOptions, body: Callable[[Run], int]) -> NoReturn:
     from facedetect_cli.render import Output
 
     out = Output(opts.output, quiet=opts.quiet)
+    current = Run(opts, out)
     try:
-        code = body(Run(opts, out))
+        code = body(current)
     except FacedetectError as error:
         if opts.debug:
             traceback.print_exc()
@@ -68,4 +94,7 @@ def run(opts: CommonOptions, body: Callable[[Run], int]) -> NoReturn:
         out.error(f"internal error: {type(error).__name__}: {error} (run with --debug for "
                   "the traceback, and please report it)")
         sys.exit(EXIT_FAILURE)
+    finally:
+        if opts.debug:
+            current.debug_summary()
     sys.exit(code)

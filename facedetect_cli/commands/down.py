@@ -54,7 +54,5 @@ def _down(r: Run, *, yes: bool, dry_run: bool, keep_data: bool) -> int:
         if failed:
             doc["error"] = str(failed[0].error)
         r.out.document(doc)
-    for outcome in failed:
-        step = outcome.step
-        r.out.error(f"delete {step.resource.kind} {step.resource.name}: {outcome.error}")
+    r.report_failures(failed)
     return EXIT_FAILURE if failed else 0

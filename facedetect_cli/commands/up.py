@@ -51,7 +51,5 @@ def _up(r: Run, *, emails: tuple[str, ...], dry_run: bool) -> int:
         if failed:
             doc["error"] = str(failed[0].error)
         r.out.document(doc)
-    for outcome in failed:
-        step = outcome.step
-        r.out.error(f"{step.action} {step.resource.kind} {step.resource.name}: {outcome.error}")
+    r.report_failures(failed)
     return EXIT_FAILURE if failed else 0
