@@ -45,7 +45,27 @@ def patch_moto() -> None:
     S3Response.get_bucket_notification = get_bucket_notification
     _treat_requests_as_tls()
     _honour_creation_tags()
+    _one_request_at_a_time()
     _patched = True
+
+
+def _one_request_at_a_time() -> None:
+    """moto's backends are plain dicts, not thread-safe: a CreateRole during a GetRole fails
+    with 'dictionary changed size during iteration'. facedetect sends calls in parallel, as AWS
+    allows, so the emulator serialises them; moto is CPU-bound anyway, nothing is lost. Re-entrant,
+    because a Step Functions execution calls other services from inside a request."""
+    import threading
+
+    from moto.core.responses import BaseResponse
+
+    lock = threading.RLock()
+    original = BaseResponse._dispatch
+
+    def dispatch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    BaseResponse._dispatch = dispatch
 
 
 def _honour_creation_tags() -> None:
