@@ -7,12 +7,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from facedetect_cli.apply import DONE, FAILED, PAST_TENSE, SKIPPED, Event, Outcome, apply
 from facedetect_cli.assets import Assets
-from facedetect_cli.aws import AwsSession, FaultRule
 from facedetect_cli.config import Connection, StackConfig
+from facedetect_cli.errors import AwsError
 from facedetect_cli.naming import Names
 from facedetect_cli.plan import (
     ABSENT,
@@ -30,6 +30,10 @@ from facedetect_cli.plan import (
 )
 from facedetect_cli.resources.base import Context
 from facedetect_cli.stack import build_stack
+
+if TYPE_CHECKING:
+    from facedetect_cli.aws import FaultRule
+    from facedetect_cli.logs import LogReader
 
 PRESENT, MISSING, DRIFTED = "present", "missing", "drifted"
 
@@ -57,6 +61,9 @@ class StackApp:
         sleep: Callable[[float], None] = time.sleep,
         assets: Assets | None = None,
     ) -> None:
+        # boto3 is imported here, by the first command that needs AWS, not at start-up.
+        from facedetect_cli.aws import AwsSession
+
         self.aws = AwsSession(connection, fault_rules=fault_rules)
         self.names = Names(config, self.aws.account_id, self.aws.region)
         self.ctx = Context(self.aws, self.names, assets or Assets(), sleep)
@@ -84,6 +91,26 @@ class StackApp:
     # status ------------------------------------------------------------------------------
     def status(self) -> list[StatusRow]:
         return [status_row(reading) for reading in read_stack(self.resources, self.ctx)]
+
+    def log_reader(self, functions: Sequence[str]) -> LogReader:
+        """A reader of the log groups of the given functions (detect, store, notify)."""
+        from facedetect_cli.logs import FUNCTIONS, LogReader
+
+        groups = {self.names.function_log_group(FUNCTIONS[short]): short for short in functions}
+        return LogReader(self.ctx.client("logs"), groups)
+
+    def executions(self) -> dict[str, Any] | None:
+        """The state machine's runs of the last 24 hours (see executions.py); None when it
+        does not exist. A failure to read them is reported in the summary, never raised:
+        recent runs do not decide whether the stack is healthy."""
+        from facedetect_cli.executions import summarize
+
+        try:
+            return summarize(self.ctx.client("stepfunctions"), self.names.state_machine_arn)
+        except AwsError as error:
+            if error.code == "StateMachineDoesNotExist":
+                return None
+            return {"error": str(error)}
 
 
 def status_row(reading: Reading) -> StatusRow:

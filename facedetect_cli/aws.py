@@ -225,6 +225,25 @@ def _botocore_session() -> botocore.session.Session:
     return session
 
 
+def from_dynamodb(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item in the low-level client's typed form as plain JSON-ready values."""
+    from decimal import Decimal
+
+    from boto3.dynamodb.types import TypeDeserializer
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list | set):
+            return [plain(v) for v in value]
+        return value
+
+    deserializer = TypeDeserializer()
+    return {k: plain(deserializer.deserialize(v)) for k, v in item.items()}
+
+
 def _known_regions(session: boto3.session.Session) -> set[str]:
     # The session's own loader: botocore parses its endpoint data once per session.
     regions: set[str] = set()
@@ -289,7 +308,7 @@ class AwsSession:
         if connection.external_id:
             extra["ExternalId"] = connection.external_id
         # Made before the credentials are swapped, so refreshes still use the source identity.
-        source_sts = self._raw_client("sts", base=True)
+        source_sts = self._raw_client("sts")
         fetcher = AssumeRoleCredentialFetcher(
             client_creator=lambda *a, **kw: source_sts,
             source_credentials=botocore_session.get_credentials(),
@@ -315,18 +334,17 @@ class AwsSession:
             user_agent_extra="facedetect",
         )
 
-    def _raw_client(self, service: str, *, base: bool = False, fast_fail: bool = False) -> Any:
+    def _raw_client(self, service: str, *, fast_fail: bool = False) -> Any:
         raw = self._session.client(
             service,
             region_name=self.region,
             endpoint_url=self.connection.endpoint_url,
             config=self._config(fast_fail=fast_fail),
         )
-        if not base:
-            raw.meta.events.register("before-parameter-build.*.*", self._keep_params)
-            raw.meta.events.register("before-call.*.*", self._before_call)
-            if self.latency_s:
-                raw.meta.events.register("before-send.*.*", self._delay)
+        raw.meta.events.register("before-parameter-build.*.*", self._keep_params)
+        raw.meta.events.register("before-call.*.*", self._before_call)
+        if self.latency_s:
+            raw.meta.events.register("before-send.*.*", self._delay)
         return raw
 
     @staticmethod

@@ -6,8 +6,11 @@ from __future__ import annotations
 import click
 
 from facedetect_cli import __version__
+from facedetect_cli.commands.detect import detect
 from facedetect_cli.commands.down import down
 from facedetect_cli.commands.local import local
+from facedetect_cli.commands.logs import logs
+from facedetect_cli.commands.results import results
 from facedetect_cli.commands.status import status
 from facedetect_cli.commands.up import up
 
@@ -26,6 +29,9 @@ def cli() -> None:
 cli.add_command(up)
 cli.add_command(down)
 cli.add_command(status)
+cli.add_command(logs)
+cli.add_command(detect)
+cli.add_command(results)
 cli.add_command(local)
 
 

@@ -13,6 +13,10 @@ DEFAULT_STACK = "facedetect"
 DEFAULT_RUNTIME = "python3.13"
 DEFAULT_ARCHITECTURE = "arm64"
 UPLOADS_PREFIX = "uploads/"
+DEFAULT_LOG_RETENTION_DAYS = 30
+# The only values PutRetentionPolicy accepts.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)
 
 # At most 20 characters so that the longest derived name (the bucket:
 # <stack>-images-<account>-<region>) stays within S3's 63.
@@ -59,6 +63,15 @@ def validate_endpoint_url(url: str) -> str:
     return url
 
 
+def validate_log_retention_days(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise InputError(
+            f"invalid log retention {days} days: CloudWatch Logs accepts "
+            f"{', '.join(map(str, LOG_RETENTION_DAYS))}"
+        )
+    return days
+
+
 @dataclass(frozen=True)
 class Connection:
     """Where and as whom to talk to AWS."""
@@ -85,9 +98,14 @@ class StackConfig:
     uploads_prefix: str = UPLOADS_PREFIX
     keep_data: bool = False
     extra_tags: dict[str, str] = field(default_factory=dict)
+    # Days the log groups keep events. None (status without --log-retention-days): any period
+    # is as desired, only "never expire" is drift.
+    log_retention_days: int | None = DEFAULT_LOG_RETENTION_DAYS
 
     def __post_init__(self) -> None:
         validate_stack_name(self.stack)
+        if self.log_retention_days is not None:
+            validate_log_retention_days(self.log_retention_days)
         for address in self.emails:
             validate_email(address)
         if len(set(self.emails)) != len(self.emails):

@@ -101,6 +101,21 @@ class Names:
             f"{self.function(module)}"
         )
 
+    # CloudWatch Logs. Lambda writes to /aws/lambda/<function> whatever we call it; the
+    # state machine's group takes AWS's /aws/vendedlogs/ prefix, for which CloudWatch Logs needs
+    # no per-group resource policy (that policy is limited to 5,120 characters per account).
+    def function_log_group(self, module: str) -> str:
+        return f"/aws/lambda/{self.function(module)}"
+
+    @property
+    def state_machine_log_group(self) -> str:
+        return f"/aws/vendedlogs/states/{self.state_machine}"
+
+    def log_group_arn(self, group: str) -> str:
+        # Without the ":*" that DescribeLogGroups appends: tagging APIs want this form, and
+        # IAM statements and Step Functions add ":*" themselves where streams are meant.
+        return f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{group}"
+
     # Step Functions
     @property
     def state_machine(self) -> str:

@@ -1,8 +1,9 @@
 """The IAM documents the stack writes: each role may do exactly what its step needs.
 
 The tutorial gave Step Functions lambda:InvokeFunction on "*" and one shared Lambda role;
-here every function has its own role, every action names its resource, and the only wildcard
-is rekognition:DetectFaces, which has no resource-level permissions.
+here every function has its own role, every action names its resource, and the only wildcards
+are on actions that have no resource-level permissions: rekognition:DetectFaces, and the log
+delivery actions Step Functions needs to write its own logs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 from facedetect_cli.naming import Names
 
 VERSION = "2012-10-17"
-LAMBDA_BASIC_EXECUTION = "arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 INLINE_POLICY_NAME = "facedetect-least-privilege"
 
 Document = dict[str, Any]
@@ -71,6 +71,38 @@ FUNCTION_POLICIES = {
 }
 
 
+def function_logs(names: Names, module: str) -> dict[str, Any]:
+    """Writing its own log group and nothing else. Replaces AWSLambdaBasicExecutionRole, which
+    allows logs:CreateLogGroup, CreateLogStream and PutLogEvents on every group of the account:
+    `up` makes the group before the function, so CreateLogGroup is not needed either."""
+    group = names.log_group_arn(names.function_log_group(module))
+    return _statement(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{group}:*"])
+
+
+def function_role(names: Names, module: str) -> Document:
+    """The function's inline policy: what its step needs, and writing its own logs."""
+    document = FUNCTION_POLICIES[module](names)
+    return {**document, "Statement": [*document["Statement"], function_logs(names, module)]}
+
+
+# What Step Functions needs to set up delivery of a state machine's logs to CloudWatch Logs
+# (Step Functions Developer Guide, "Logging using CloudWatch Logs", IAM policies). None of these
+# actions has resource-level permissions: the Service Authorization Reference for CloudWatch
+# Logs lists the *LogDelivery actions as permission-only with no resource type, and CloudWatch
+# Logs' "Logs sent to CloudWatch Logs" requires a "*" resource for DescribeLogGroups,
+# DescribeResourcePolicies and PutResourcePolicy. So "*" here is not a shortcut.
+STATE_MACHINE_LOG_DELIVERY = [
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+]
+
+
 def state_machine(names: Names, function_modules: list[str]) -> Document:
     functions = [names.function_arn(module) for module in function_modules]
     failures = names.topic_arn(names.failures_topic)
@@ -79,6 +111,7 @@ def state_machine(names: Names, function_modules: list[str]) -> Document:
         "Statement": [
             _statement(["lambda:InvokeFunction"], functions),
             _statement(["sns:Publish"], [failures]),
+            _statement(STATE_MACHINE_LOG_DELIVERY, ["*"]),
         ],
     }
 

@@ -33,9 +33,9 @@ class Run:
     apps: list[StackApp] = field(default_factory=list)
 
     def app(self, config: StackConfig) -> StackApp:
+        connection = self.opts.connection()  # bad input stops here, before boto3 is imported
         from facedetect_cli.app import StackApp
 
-        connection = self.opts.connection()
         if self.opts.local:
             from facedetect_cli.local import ensure_running
 

@@ -11,6 +11,7 @@ from facedetect_cli.naming import FUNCTION_BASENAMES, Names
 from facedetect_cli.resources.base import Resource
 from facedetect_cli.resources.bucket import Bucket
 from facedetect_cli.resources.function import Function
+from facedetect_cli.resources.log_group import LogGroup
 from facedetect_cli.resources.role import Role
 from facedetect_cli.resources.rule import Rule
 from facedetect_cli.resources.state_machine import StateMachine
@@ -34,14 +35,13 @@ def build_stack(names: Names) -> list[Resource]:
         resources.append(Topic(names, topic, config.emails))
         resources += [Subscription(names, topic, email) for email in config.emails]
 
-    basic_execution = policies.LAMBDA_BASIC_EXECUTION.format(partition=names.partition)
     for module in modules:
         resources.append(Role(
             names, names.function_role(module),
             purpose=f"execution role of {names.function(module)}",
             trust=policies.lambda_trust(names),
-            inline=policies.FUNCTION_POLICIES[module](names),
-            managed=(basic_execution,),
+            # No managed policy: the inline one also lets the function write its own logs.
+            inline=policies.function_role(names, module),
         ))
     resources.append(Role(
         names, names.state_machine_role,
@@ -55,6 +55,10 @@ def build_stack(names: Names) -> list[Resource]:
         trust=policies.trust("events.amazonaws.com", names),
         inline=policies.events(names),
     ))
+
+    resources += [LogGroup(names, names.function_log_group(module),
+                           function=names.function(module)) for module in modules]
+    resources.append(LogGroup(names, names.state_machine_log_group))
 
     environment = {
         "detect_faces": {},

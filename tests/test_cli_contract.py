@@ -221,8 +221,9 @@ def test_down_deletes_nothing_unless_confirmed(app, invoke, inventory, monkeypat
                         lambda self: self.name == "<stdin>")
     declined = invoke("down", input="n\n")
     assert declined.exit_code == 1
-    # 16: bucket, table, 2 topics, 2 subscriptions, 5 roles, 3 functions, state machine, rule.
-    assert "Delete these 16 resources? [y/N]" in declined.stdout
+    # 20: bucket, table, 2 topics, 2 subscriptions, 5 roles, 4 log groups, 3 functions,
+    # state machine, rule.
+    assert "Delete these 20 resources? [y/N]" in declined.stdout
     assert "Nothing deleted." in declined.stdout
     assert inventory() == before
 
@@ -234,7 +235,8 @@ def test_down_deletes_nothing_unless_confirmed(app, invoke, inventory, monkeypat
 # --- JSON documents ---------------------------------------------------------------------------
 CHANGE_KEYS = {"kind", "name", "action", "reason"}
 ROW_KEYS = {"kind", "name", "arn", "state", "detail"}
-KINDS = {"bucket", "table", "topic", "subscription", "role", "function", "state-machine", "rule"}
+KINDS = {"bucket", "table", "topic", "subscription", "role", "log-group", "function",
+         "state-machine", "rule"}
 
 
 def test_json_output_is_one_document_with_the_contracts_keys(invoke):
@@ -252,7 +254,8 @@ def test_json_output_is_one_document_with_the_contracts_keys(invoke):
     status = invoke("status", "--output", "json")
     assert status.exit_code == 0
     doc = json.loads(status.stdout)
-    assert set(doc) == {"stack", "region", "account", "healthy", "resources", "api_calls"}
+    assert set(doc) == {"stack", "region", "account", "healthy", "resources", "executions",
+                        "api_calls"}
     assert doc["healthy"] is True
     assert {tuple(sorted(r)) for r in doc["resources"]} == {tuple(sorted(ROW_KEYS))}
     assert {r["state"] for r in doc["resources"]} == {"present"}

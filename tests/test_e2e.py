@@ -43,7 +43,9 @@ def test_installed_command_up_status_down(server):
     up = run("up", "--email", "ops@example.com", "--output", "json", env=env)
     assert up.returncode == 0, up.stderr
     changes = json.loads(up.stdout)["changes"]
-    assert len(changes) == 16 and {c["action"] for c in changes} == {"created"}
+    # 20: bucket, table, 2 topics, 2 subscriptions, 5 roles, 4 log groups, 3 functions,
+    # state machine, rule.
+    assert len(changes) == 20 and {c["action"] for c in changes} == {"created"}
 
     lam = boto3.client("lambda", endpoint_url=server)
     names = sorted(f["FunctionName"] for f in lam.list_functions()["Functions"])
@@ -52,7 +54,7 @@ def test_installed_command_up_status_down(server):
 
     again = run("up", "--email", "ops@example.com", "--endpoint-url", server)
     assert again.returncode == 0, again.stderr
-    assert "16 unchanged" in again.stdout
+    assert "20 unchanged" in again.stdout
     assert "\x1b" not in again.stdout  # a pipe gets plain lines, no control codes
 
     status = run("status", "--endpoint-url", server, "--output", "json")
@@ -68,6 +70,7 @@ def test_installed_command_up_status_down(server):
     assert down.returncode == 0, down.stderr
     assert lam.list_functions()["Functions"] == []
     assert boto3.client("s3", endpoint_url=server).list_buckets()["Buckets"] == []
+    assert boto3.client("logs", endpoint_url=server).describe_log_groups()["logGroups"] == []
     gone = run("status", "--endpoint-url", server)
     assert gone.returncode == 3
 

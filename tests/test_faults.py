@@ -21,7 +21,7 @@ from facedetect_cli.config import Connection, StackConfig
 # The parameters that say which resource a call is about.
 _IDENTIFYING = ("Bucket", "TableName", "Name", "TopicArn", "Endpoint", "SubscriptionArn",
                 "RoleName", "PolicyName", "PolicyArn", "FunctionName", "name",
-                "stateMachineArn", "Rule", "ResourceArn")
+                "stateMachineArn", "Rule", "ResourceArn", "logGroupName")
 CHUNKS = 6
 BUCKET = f"facedetect-images-123456789012-{REGION}"
 
@@ -96,6 +96,7 @@ def leftovers() -> list[str]:
     found += [f["FunctionName"] for f in client["lambda"].list_functions()["Functions"]]
     found += [m["name"] for m in client["stepfunctions"].list_state_machines()["stateMachines"]]
     found += [r["Name"] for r in client["events"].list_rules()["Rules"]]
+    found += [g["logGroupName"] for g in client["logs"].describe_log_groups()["logGroups"]]
     return found
 
 
@@ -105,7 +106,8 @@ _CLIENTS: dict[str, object] = {}
 def _clients() -> dict:
     # Clients outlive a mock (moto intercepts below them); creating them is the costly part.
     if not _CLIENTS:
-        for service in ("s3", "dynamodb", "sns", "iam", "lambda", "stepfunctions", "events"):
+        for service in ("s3", "dynamodb", "sns", "iam", "lambda", "stepfunctions", "events",
+                        "logs"):
             _CLIENTS[service] = boto3.client(service, region_name=REGION)
     return _CLIENTS
 
@@ -143,10 +145,11 @@ def test_every_write_of_up_and_down_fails_once_and_one_more_command_recovers(chu
     The failing commands run through the CLI (exit code, the one error line); the commands
     that recover run through the engine with one session, which is what the CLI runs too."""
     up_writes, down_writes = writes_of("up"), writes_of("down")
-    # 16 creates, 4 bucket settings, 5 inline policies, 3 attachments, 1 rule target.
-    assert len(up_writes) == 29
-    # 16 deletes, 1 rule target, 3 detachments, 5 inline policies, 1 bucket object batch.
-    assert len(down_writes) >= 25
+    # 20 creates (4 of them log groups), 4 log retentions, 4 bucket settings, 5 inline
+    # policies, 1 rule target. No managed policy is attached any more.
+    assert len(up_writes) == 34
+    # 20 deletes, 1 rule target, 5 inline policies, 1 bucket object batch.
+    assert len(down_writes) >= 27
     for i in range(chunk, max(len(up_writes), len(down_writes)), CHUNKS):
         with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
             app = new_app()

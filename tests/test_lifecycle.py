@@ -10,7 +10,8 @@ import boto3
 from conftest import ACCOUNT, EMAIL, REGION, json_out
 
 BUCKET = f"facedetect-images-{ACCOUNT}-{REGION}"
-KINDS = {"bucket", "table", "topic", "subscription", "role", "function", "state-machine", "rule"}
+KINDS = {"bucket", "table", "topic", "subscription", "role", "log-group", "function",
+         "state-machine", "rule"}
 
 
 def states(result) -> dict[tuple[str, str], str]:
@@ -90,6 +91,7 @@ def test_full_life_cycle(invoke):
     assert boto3.client("dynamodb").list_tables()["TableNames"] == []
     assert boto3.client("stepfunctions").list_state_machines()["stateMachines"] == []
     assert boto3.client("events").list_rules()["Rules"] == []
+    assert boto3.client("logs").describe_log_groups()["logGroups"] == []
 
     twice = invoke("down", "--yes", "--output", "json")
     assert twice.exit_code == 0

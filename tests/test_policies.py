@@ -8,9 +8,12 @@ import json
 import boto3
 from parliament import analyze_policy_string
 
+from facedetect_cli.policies import STATE_MACHINE_LOG_DELIVERY
+
 ACCOUNT, REGION = "123456789012", "eu-central-1"
 # Actions AWS offers no resource-level permissions for; "*" is the only possible resource.
-NO_RESOURCE_LEVEL = {"rekognition:DetectFaces"}
+# (Step Functions' log delivery setup is the other documented case.)
+NO_RESOURCE_LEVEL = {"rekognition:DetectFaces", *STATE_MACHINE_LOG_DELIVERY}
 
 
 def written_policies() -> dict[str, dict]:

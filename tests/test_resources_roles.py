@@ -1,5 +1,5 @@
 """The five IAM roles as `up` leaves them, read back from moto: who may assume each, exactly what
-each may do and on what, which managed policies are attached; drift a user adds by hand is
+each may do and on what, that no managed policy is attached; drift a user adds by hand is
 shown and removed; and `down` removes a role even when a policy was attached after its plan."""
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from facedetect_cli.plan import DELETE, UNCHANGED, UPDATE, plan_down, plan_up
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"  # moto's default account
 BUCKET = f"facedetect-images-{ACCOUNT}-{REGION}"
-BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 INLINE = "facedetect-least-privilege"
 
 _LOADER = botocore.loaders.create_loader()
@@ -36,6 +35,12 @@ def fn_arn(name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:facedetect-{name}"
 
 
+def own_logs(name: str) -> dict:
+    # Instead of AWSLambdaBasicExecutionRole (logs:* on every group): its own group only.
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/facedetect-{name}:*"
+    return {("logs:CreateLogStream", "logs:PutLogEvents"): (group,)}
+
+
 def topic_arn(name: str) -> str:
     return f"arn:aws:sns:{REGION}:{ACCOUNT}:facedetect-{name}"
 
@@ -49,25 +54,31 @@ EXPECTED = {
     "facedetect-DetectFacesRole": ("lambda.amazonaws.com", False, {
         ("rekognition:DetectFaces",): ("*",),
         ("s3:GetObject", "s3:GetObjectVersion"): (f"arn:aws:s3:::{BUCKET}/uploads/*",),
+        **own_logs("DetectFacesLambda"),
     }),
     "facedetect-StoreMetadataRole": ("lambda.amazonaws.com", False, {
         ("dynamodb:PutItem",): (
             f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/facedetect-FaceMetadataTable",),
+        **own_logs("StoreMetadataLambda"),
     }),
     "facedetect-SendNotificationRole": ("lambda.amazonaws.com", False, {
         ("sns:Publish",): (topic_arn("FaceDetectionResults"),),
+        **own_logs("SendNotificationLambda"),
     }),
     "facedetect-StepFunctionExecutionRole": ("states.amazonaws.com", True, {
         ("lambda:InvokeFunction",): tuple(sorted(fn_arn(n) for n in (
             "DetectFacesLambda", "StoreMetadataLambda", "SendNotificationLambda"))),
         ("sns:Publish",): (topic_arn("ImageProcessingFailures"),),
+        # Log delivery for the state machine's own logs: these actions take no resource ARN.
+        tuple(sorted(["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+                      "logs:DeleteLogDelivery", "logs:ListLogDeliveries",
+                      "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+                      "logs:DescribeLogGroups"])): ("*",),
     }),
     "facedetect-EventBridgeExecutionRole": ("events.amazonaws.com", True, {
         ("states:StartExecution",): (STATE_MACHINE_ARN,),
     }),
 }
-FUNCTION_ROLES = {"facedetect-DetectFacesRole", "facedetect-StoreMetadataRole",
-                  "facedetect-SendNotificationRole"}
 
 
 def as_tuple(value) -> tuple[str, ...]:
@@ -149,7 +160,7 @@ def test_each_role_may_do_exactly_what_its_step_needs(app):
         found = {as_tuple(s["Action"]): as_tuple(s["Resource"]) for s in document["Statement"]}
         assert found == permissions, role
 
-        assert attached(iam, role) == ([BASIC] if role in FUNCTION_ROLES else []), role
+        assert attached(iam, role) == [], role
 
 
 def test_policies_added_by_hand_show_as_drift_and_up_removes_them(roles_only, invoke):
@@ -179,7 +190,7 @@ def test_policies_added_by_hand_show_as_drift_and_up_removes_them(roles_only, in
     assert {s.action for s in plan.changes} == {UPDATE}
     apply_plan(app, plan)
 
-    assert attached(iam, "facedetect-DetectFacesRole") == [BASIC]
+    assert attached(iam, "facedetect-DetectFacesRole") == []
     assert iam.list_role_policies(RoleName="facedetect-StoreMetadataRole")["PolicyNames"] == [
         INLINE]
     # Detached, not deleted: the user's managed policy is not the stack's to remove.

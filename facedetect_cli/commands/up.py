@@ -10,22 +10,30 @@ from facedetect_cli.runner import Run, run
 @click.option("--email", "emails", multiple=True, envvar="FACEDETECT_EMAIL",
               help="Subscribe this address to the results and failure topics; repeatable. "
               "Existing subscriptions are kept. [env: FACEDETECT_EMAIL, space-separated]")
+@click.option("--log-retention-days", type=int, default=30, show_default=True,
+              envvar="FACEDETECT_LOG_RETENTION_DAYS",
+              help="Days the log groups keep log events: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, "
+              "180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653. "
+              "[env: FACEDETECT_LOG_RETENTION_DAYS]")
 @click.option("--dry-run", is_flag=True, help="Print the plan (read calls only) and stop.")
 @click.option("--yes", "-y", is_flag=True, help="Answer yes to every question (for scripts).")
 @common_options
-def up(opts: CommonOptions, emails: tuple[str, ...], dry_run: bool, yes: bool) -> None:
+def up(opts: CommonOptions, emails: tuple[str, ...], log_retention_days: int, dry_run: bool,
+       yes: bool) -> None:
     """Create what is missing and update what differs. A second run changes nothing."""
-    run(opts, lambda r: _up(r, emails=emails, dry_run=dry_run))
+    run(opts, lambda r: _up(r, emails=emails, dry_run=dry_run,
+                            log_retention_days=log_retention_days))
 
 
-def _up(r: Run, *, emails: tuple[str, ...], dry_run: bool) -> int:
+def _up(r: Run, *, emails: tuple[str, ...], dry_run: bool, log_retention_days: int) -> int:
     import time
 
     from facedetect_cli.app import change_entries, plan_entries
     from facedetect_cli.config import StackConfig
     from facedetect_cli.errors import EXIT_FAILURE, NotOwnedError
 
-    config = StackConfig(stack=r.opts.stack, emails=emails)
+    config = StackConfig(stack=r.opts.stack, emails=emails,
+                         log_retention_days=log_retention_days)
     started = time.monotonic()
     app = r.app(config)
     plan = app.plan_up()

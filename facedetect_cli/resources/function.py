@@ -25,8 +25,11 @@ class Function(Resource):
 
     def __init__(self, names: Names, module: str, *, role: str, title: str,
                  environment: dict[str, str]) -> None:
+        # After its log group: a function invoked before the group exists would make one
+        # itself, untagged and kept forever.
         super().__init__(names.function(module), names.function_arn(module),
-                         depends_on=[f"role:{role}"])
+                         depends_on=[f"role:{role}",
+                                     f"log-group:{names.function_log_group(module)}"])
         self.names = names
         self.module = module
         self.role_arn = names.role_arn(role)

@@ -19,6 +19,9 @@ from facedetect_cli.resources.base import (
 from facedetect_cli.retry import is_iam_propagation_error, retry_while
 
 TEMPLATE = "state_machine.json"
+# Failed executions only, and without their input and output: an execution's data is the S3
+# event and the detected faces, which have no place in a log kept for weeks.
+LOG_LEVEL = "ERROR"
 
 
 class StateMachine(Resource):
@@ -28,7 +31,8 @@ class StateMachine(Resource):
         super().__init__(
             names.state_machine,
             names.state_machine_arn,
-            depends_on=[f"role:{role}", *[f"function:{names.function(m)}" for m in functions]],
+            depends_on=[f"role:{role}", f"log-group:{names.state_machine_log_group}",
+                        *[f"function:{names.function(m)}" for m in functions]],
         )
         self.names = names
         self.role_arn = names.role_arn(role)
@@ -44,6 +48,15 @@ class StateMachine(Resource):
             "ResultsTopicArn": names.topic_arn(names.results_topic),
             "FailureTopicArn": names.topic_arn(names.failures_topic),
         })
+
+    def logging(self) -> dict[str, Any]:
+        group = self.names.log_group_arn(self.names.state_machine_log_group)
+        return {
+            "level": LOG_LEVEL,
+            "includeExecutionData": False,
+            # Step Functions wants the group's ARN with the ":*" suffix.
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": f"{group}:*"}}],
+        }
 
     def read(self, ctx: Context) -> Observed | None:
         sfn = ctx.client("stepfunctions")
@@ -61,7 +74,8 @@ class StateMachine(Resource):
             self.arn,
             owned=owned_by(tags, self.names),
             attrs={"definition": found["definition"], "role": found["roleArn"],
-                   "type": found.get("type", "STANDARD")},
+                   "type": found.get("type", "STANDARD"),
+                   "logging": found.get("loggingConfiguration") or {}},
             detail=found.get("type", "STANDARD").lower(),
         )
 
@@ -71,6 +85,9 @@ class StateMachine(Resource):
             found["definition"] = "definition differs"
         if observed.attrs["role"] != self.role_arn:
             found["role"] = "role differs"
+        logging = _logging_difference(observed.attrs["logging"], self.logging())
+        if logging:
+            found["logging"] = logging
         if observed.attrs["type"] != "STANDARD":
             found["type"] = "type is not STANDARD (cannot be changed in place)"
         return found
@@ -83,10 +100,11 @@ class StateMachine(Resource):
                 definition=json.dumps(self.definition(ctx)),
                 roleArn=self.role_arn,
                 type="STANDARD",
+                loggingConfiguration=self.logging(),
                 tags=tag_list(self.names.tags, key="key", value="value"),
             ),
             # Recreating right after a delete fails until the old one is gone.
-            lambda e: e.code == "StateMachineDeleting" or is_iam_propagation_error(e),
+            lambda e: e.code == "StateMachineDeleting" or _not_yet_visible(e),
             ctx.sleep,
         )
 
@@ -103,8 +121,9 @@ class StateMachine(Resource):
                 stateMachineArn=self.arn,
                 definition=json.dumps(self.definition(ctx)),
                 roleArn=self.role_arn,
+                loggingConfiguration=self.logging(),
             ),
-            is_iam_propagation_error,
+            _not_yet_visible,
             ctx.sleep,
         )
 
@@ -114,3 +133,26 @@ class StateMachine(Resource):
         except AwsError as error:
             if error.code != "StateMachineDoesNotExist":
                 raise
+
+
+def _not_yet_visible(error: AwsError) -> bool:
+    """IAM propagation, including of the role's log delivery permissions: right after they are
+    put, Step Functions checks them and answers "The state machine IAM Role is not authorized
+    to access the Log Destination" until they are visible to it."""
+    return is_iam_propagation_error(error) or (
+        error.code == "AccessDeniedException"
+        and "not authorized to access the log destination" in str(error).lower()
+    )
+
+
+def _logging_difference(have: dict[str, Any], want: dict[str, Any]) -> str:
+    """Why the logging configuration differs, or "" when it does not. AWS leaves out
+    includeExecutionData and destinations when they are off or empty."""
+    level = have.get("level", "OFF")
+    if level != want["level"]:
+        return f"logging level is {level}, not {want['level']}"
+    if bool(have.get("includeExecutionData")) != want["includeExecutionData"]:
+        return "execution data is logged"
+    if canonical_json(have.get("destinations") or []) != canonical_json(want["destinations"]):
+        return "logs go to another log group"
+    return ""
