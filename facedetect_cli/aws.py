@@ -244,6 +244,11 @@ def from_dynamodb(item: dict[str, Any]) -> dict[str, Any]:
     return {k: plain(deserializer.deserialize(v)) for k, v in item.items()}
 
 
+def known_regions() -> set[str]:
+    """Every region botocore knows, for checking a targets file before anything runs."""
+    return _known_regions(boto3.session.Session(botocore_session=_botocore_session()))
+
+
 def _known_regions(session: boto3.session.Session) -> set[str]:
     # The session's own loader: botocore parses its endpoint data once per session.
     regions: set[str] = set()

@@ -35,6 +35,8 @@ class CommonOptions:
     output: str
     quiet: bool
     debug: bool
+    targets: str | None = None
+    max_parallel: int = 4
 
     @property
     def local_endpoint(self) -> str:
@@ -93,6 +95,12 @@ _OPTIONS = [
                  show_default=True, envvar="FACEDETECT_OUTPUT",
                  help="text for people, json for scripts (only JSON on stdout). "
                  "[env: FACEDETECT_OUTPUT]"),
+    click.option("--targets", type=click.Path(dir_okay=False), envvar="FACEDETECT_TARGETS",
+                 help="A TOML file of targets (role ARN or profile, region, stack, e-mails): "
+                 "run up, down or status on each of them at once. [env: FACEDETECT_TARGETS]"),
+    click.option("--max-parallel", type=click.IntRange(1, 64), default=4, show_default=True,
+                 envvar="FACEDETECT_MAX_PARALLEL",
+                 help="With --targets: how many targets at once. [env: FACEDETECT_MAX_PARALLEL]"),
     click.option("--quiet", "-q", is_flag=True, envvar="FACEDETECT_QUIET",
                  help="Print only errors. [env: FACEDETECT_QUIET]"),
     click.option("--debug", is_flag=True, envvar="FACEDETECT_DEBUG",
@@ -100,7 +108,7 @@ _OPTIONS = [
 ]
 _NAMES = [
     "stack", "region", "profile", "endpoint_url", "local", "local_port", "role_arn",
-    "external_id", "role_session_name", "output", "quiet", "debug",
+    "external_id", "role_session_name", "output", "quiet", "debug", "targets", "max_parallel",
 ]
 
 

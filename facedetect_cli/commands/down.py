@@ -22,6 +22,15 @@ def down(opts: CommonOptions, yes: bool, dry_run: bool, keep_data: bool) -> None
 def _down(r: Run, *, yes: bool, dry_run: bool, keep_data: bool) -> int:
     import time
 
+    if r.opts.targets:
+        from facedetect_cli.errors import InputError
+
+        if dry_run:
+            raise InputError("--dry-run does not combine with --targets; run it per target")
+        if not yes:
+            raise InputError("down with --targets deletes in every target: pass --yes")
+        return r.fleet("down", keep_data=keep_data)
+
     from facedetect_cli.app import change_entries, plan_entries
     from facedetect_cli.config import StackConfig
     from facedetect_cli.errors import EXIT_FAILURE, InputError

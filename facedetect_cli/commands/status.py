@@ -23,6 +23,8 @@ def status(opts: CommonOptions, emails: tuple[str, ...], log_retention_days: int
 
 
 def _status(r: Run, *, emails: tuple[str, ...], log_retention_days: int | None) -> int:
+    if r.opts.targets:
+        return r.fleet("status")
     from facedetect_cli.app import DRIFTED, PRESENT, is_healthy
     from facedetect_cli.config import StackConfig
     from facedetect_cli.errors import EXIT_UNHEALTHY

@@ -28,6 +28,13 @@ def up(opts: CommonOptions, emails: tuple[str, ...], log_retention_days: int, dr
 def _up(r: Run, *, emails: tuple[str, ...], dry_run: bool, log_retention_days: int) -> int:
     import time
 
+    if r.opts.targets:
+        if dry_run:
+            from facedetect_cli.errors import InputError
+
+            raise InputError("--dry-run does not combine with --targets; run it per target")
+        return r.fleet("up")
+
     from facedetect_cli.app import change_entries, plan_entries
     from facedetect_cli.config import StackConfig
     from facedetect_cli.errors import EXIT_FAILURE, NotOwnedError
