@@ -159,7 +159,8 @@ def translate_error(exc: Exception, service: str, operation: str) -> FacedetectE
         return AwsError(f"{operation}: gave up waiting: {exc}", code="WaiterError",
                         operation=operation, service=service)
     if isinstance(exc, botocore.exceptions.ParamValidationError):
-        return AwsError(f"{operation}: invalid request: {exc}", code="ParamValidationError",
+        detail = " ".join(str(exc).split())  # botocore's message spans several lines
+        return AwsError(f"{operation}: invalid request: {detail}", code="ParamValidationError",
                         operation=operation, service=service)
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return AwsError(f"{operation}: {exc}", code=type(exc).__name__, operation=operation,

@@ -135,3 +135,20 @@ def test_bad_targets_files_change_nothing(invoke, tmp_path):
     assert functions(A, "eu-central-1") == []
     down = invoke("down", "--targets", write_targets(tmp_path))
     assert down.exit_code == 2 and "--yes" in down.stderr
+
+
+def test_role_arn_works_inside_the_assumed_account(invoke):
+    result = invoke("up", "--role-arn", role(A), "--external-id", "bootstrap", "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["account"] == A
+    assert len(functions(A, "eu-central-1")) == 3
+    assert boto3.client("lambda").list_functions()["Functions"] == []
+
+
+def test_a_role_that_cannot_be_assumed_is_one_line_naming_it(invoke):
+    denied = InjectedFault("AccessDenied", "not authorized to perform: sts:AssumeRole", 403)
+    result = invoke("status", "--role-arn", role(C),
+                    fault_rules=[lambda s, op, p: denied if op == "AssumeRole" else None])
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot assume role {role(C)}")
