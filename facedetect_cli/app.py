@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from facedetect_cli import features
 from facedetect_cli.apply import DONE, FAILED, PAST_TENSE, SKIPPED, Event, Outcome, apply
 from facedetect_cli.assets import Assets
 from facedetect_cli.config import Connection, StackConfig
@@ -28,8 +29,8 @@ from facedetect_cli.plan import (
     plan_up,
     read_stack,
 )
-from facedetect_cli.resources.base import Context
-from facedetect_cli.stack import build_stack
+from facedetect_cli.resources.base import Context, Resource, owned_by, tag_dict
+from facedetect_cli.stack import build_stack, feature_resources
 
 if TYPE_CHECKING:
     from facedetect_cli.aws import FaultRule
@@ -67,7 +68,52 @@ class StackApp:
         self.aws = AwsSession(connection, fault_rules=fault_rules)
         self.names = Names(config, self.aws.account_id, self.aws.region)
         self.ctx = Context(self.aws, self.names, assets or Assets(), sleep)
-        self.resources = build_stack(self.names)
+        # Both worked out on first use: the features may need a read call (the stack's tag),
+        # which commands such as `logs` never pay for.
+        self._features: frozenset[str] | None = config.features
+        self._resources: list[Resource] | None = None
+
+    # features ----------------------------------------------------------------------------
+    @property
+    def features(self) -> frozenset[str]:
+        """The features `up` builds and `status` checks: the config's own set, else the ones
+        the stack remembers, plus --with, minus --without."""
+        if self._features is None:
+            config = self.names.config
+            self._features = features.resolve(self.remembered_features(),
+                                              config.with_features, config.without_features)
+        return self._features
+
+    def remembered_features(self) -> frozenset[str]:
+        """The features named by the tag of the stack's own state machine; none when it does
+        not exist (a new stack, or one from before features)."""
+        sfn = self.ctx.client("stepfunctions")
+        try:
+            found = sfn.list_tags_for_resource(resourceArn=self.names.state_machine_arn)
+        except AwsError as error:
+            if error.code in ("ResourceNotFound", "StateMachineDoesNotExist", "InvalidArn"):
+                return frozenset()
+            raise
+        tags = tag_dict(found.get("tags"), key="key", value="value")
+        if not owned_by(tags, self.names):
+            return frozenset()  # someone else's machine says nothing about this stack
+        return features.from_tag(tags.get(features.TAG_KEY))
+
+    def resources_by_feature(self) -> dict[str, list[Resource]]:
+        """Each enabled feature's resources (for status)."""
+        keys = {r.key for r in self.resources}
+        return {feature: [r for r in feature_resources(self.names, feature) if r.key in keys]
+                for feature in features.FEATURES if feature in self.features}
+
+    @property
+    def resources(self) -> list[Resource]:
+        if self._resources is None:
+            self._resources = build_stack(self.names, self.features)
+        return self._resources
+
+    @resources.setter
+    def resources(self, value: list[Resource]) -> None:
+        self._resources = value
 
     @property
     def header(self) -> dict[str, str]:
@@ -79,10 +125,27 @@ class StackApp:
 
     # up / down ---------------------------------------------------------------------------
     def plan_up(self) -> Plan:
-        return plan_up(self.resources, self.ctx)
+        """Create and update the stack with its features; delete what a feature turned off
+        left behind (its resources that exist and are the stack's)."""
+        config = self.names.config
+        if config.features is not None:
+            turned_off = frozenset(features.FEATURES) - self.features
+        else:
+            turned_off = features.validate(config.without_features, "--without")
+        remove = [resource for feature in features.FEATURES if feature in turned_off
+                  for resource in feature_resources(self.names, feature)]
+        return plan_up(self.resources, self.ctx, remove=remove)
 
     def plan_down(self, *, keep_data: bool = False) -> Plan:
-        return plan_down(self.resources, self.ctx, keep_data=keep_data)
+        """Everything of every feature too: a stack that lost its state machine (and with it
+        the tag naming its features) still goes completely."""
+        everything = build_stack(self.names, frozenset(features.FEATURES))
+        plan = plan_down(everything, self.ctx, keep_data=keep_data)
+        # Features the stack never had would only add lines of "absent".
+        optional = {r.key for f in features.FEATURES for r in feature_resources(self.names, f)}
+        plan.steps = [s for s in plan.steps
+                      if not (s.action == ABSENT and s.resource.key in optional)]
+        return plan
 
     def apply(self, plan: Plan, on_event: Callable[[Event], None] = lambda e: None,
               stop: threading.Event | None = None) -> list[Outcome]:

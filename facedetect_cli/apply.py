@@ -49,17 +49,27 @@ def _run(step: Step, ctx: Context) -> None:
 
 
 def _prerequisites(plan: Plan) -> dict[str, set[str]]:
-    """For each step's key, the keys that must finish first."""
-    keys = {s.resource.key for s in plan.steps}
-    before: dict[str, set[str]] = {k: set() for k in keys}
+    """For each step's key, the keys that must finish first.
+
+    An `up` that turns a feature off also deletes: those deletes go in `down`'s order among
+    themselves, and only after every create and update, so the state machine no longer routes
+    to a function when it is deleted (and a failed update leaves the functions in place)."""
+    steps = {s.resource.key: s for s in plan.steps}
+    before: dict[str, set[str]] = {k: set() for k in steps}
     for step in plan.steps:
         for dependency in step.resource.depends_on:
-            if dependency not in keys:
+            if dependency not in steps:
                 continue
-            if plan.command == "down":
+            deleting = step.action == DELETE and steps[dependency].action == DELETE
+            if plan.command == "down" or deleting:
                 before[dependency].add(step.resource.key)  # dependants go first
             else:
                 before[step.resource.key].add(dependency)
+    if plan.command != "down":
+        changes = {s.resource.key for s in plan.steps if s.action in (CREATE, UPDATE)}
+        for step in plan.steps:
+            if step.action == DELETE:
+                before[step.resource.key] |= changes
     return before
 
 

@@ -7,12 +7,20 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from facedetect_cli import features
 from facedetect_cli.errors import InputError
 
 DEFAULT_STACK = "facedetect"
 DEFAULT_RUNTIME = "python3.13"
 DEFAULT_ARCHITECTURE = "arm64"
 UPLOADS_PREFIX = "uploads/"
+# Where the thumbnails feature writes; outside the uploads prefix, so the rule never matches a
+# thumbnail and the pipeline never starts on its own output.
+THUMBNAILS_PREFIX = "thumbnails/"
+ARCHITECTURES = ("arm64", "x86_64")
+DEFAULT_MATCH_THRESHOLD = 90.0
+# Faces Add Face To Index stores per image, the largest first (IndexFaces allows 1-100).
+DEFAULT_MAX_FACES = 10
 DEFAULT_LOG_RETENTION_DAYS = 30
 # The only values PutRetentionPolicy accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
@@ -63,6 +71,22 @@ def validate_endpoint_url(url: str) -> str:
     return url
 
 
+def validate_match_threshold(threshold: float) -> float:
+    if not 0 <= threshold <= 100:
+        raise InputError(
+            f"invalid match threshold {threshold:g}: a similarity in percent, from 0 to 100"
+        )
+    return threshold
+
+
+def validate_architecture(architecture: str) -> str:
+    if architecture not in ARCHITECTURES:
+        raise InputError(
+            f"invalid architecture {architecture!r}: use {' or '.join(ARCHITECTURES)}"
+        )
+    return architecture
+
+
 def validate_log_retention_days(days: int) -> int:
     if days not in LOG_RETENTION_DAYS:
         raise InputError(
@@ -101,9 +125,28 @@ class StackConfig:
     # Days the log groups keep events. None (status without --log-retention-days): any period
     # is as desired, only "never expire" is drift.
     log_retention_days: int | None = DEFAULT_LOG_RETENTION_DAYS
+    # The optional features (features.py). None: the ones the stack remembers (a tag on its
+    # state machine), plus with_features, minus without_features; a set: exactly those.
+    features: frozenset[str] | None = None
+    with_features: tuple[str, ...] = ()
+    without_features: tuple[str, ...] = ()
+    match_threshold: float = DEFAULT_MATCH_THRESHOLD
+    max_faces: int = DEFAULT_MAX_FACES
+    thumbnails_prefix: str = THUMBNAILS_PREFIX
 
     def __post_init__(self) -> None:
         validate_stack_name(self.stack)
+        validate_architecture(self.architecture)
+        validate_match_threshold(self.match_threshold)
+        if self.features is not None:
+            object.__setattr__(self, "features", features.validate(self.features, "features"))
+        # Checks both lists (unknown names, a feature in both) before anything is read.
+        features.resolve(frozenset(), self.with_features, self.without_features)
+        if self.thumbnails_prefix.startswith(self.uploads_prefix) or self.uploads_prefix.startswith(
+                self.thumbnails_prefix):
+            # The rule would then start the pipeline on its own thumbnails, again and again.
+            raise InputError(f"the thumbnails prefix {self.thumbnails_prefix!r} may not overlap "
+                             f"the uploads prefix {self.uploads_prefix!r}")
         if self.log_retention_days is not None:
             validate_log_retention_days(self.log_retention_days)
         for address in self.emails:

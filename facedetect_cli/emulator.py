@@ -46,6 +46,11 @@ def patch_moto() -> None:
     _treat_requests_as_tls()
     _honour_creation_tags()
     _one_request_at_a_time()
+    # moto has no Rekognition collections; the duplicates feature makes one. Before the
+    # method lookup is cached: this adds methods to moto's Rekognition response class.
+    from facedetect_cli.emulator_collections import patch_collections
+
+    patch_collections()
     _cache_method_lookup()
     _patched = True
 

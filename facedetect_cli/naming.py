@@ -19,6 +19,13 @@ FUNCTION_BASENAMES = {
     "store_metadata": "StoreMetadataLambda",
     "send_notification": "SendNotificationLambda",
 }
+# The functions of the optional features (features.py), named as in the tutorial's cleanup.
+FEATURE_FUNCTION_BASENAMES = {
+    "check_face_duplicate": "CheckFaceDuplicateLambda",
+    "add_face_to_index": "AddFaceToIndexLambda",
+    "create_thumbnail": "CreateThumbnailLambda",
+}
+_ALL_FUNCTION_BASENAMES = {**FUNCTION_BASENAMES, **FEATURE_FUNCTION_BASENAMES}
 
 
 @dataclass(frozen=True)
@@ -89,11 +96,11 @@ class Names:
 
     def function_role(self, module: str) -> str:
         # One role per function: each may do exactly what its own step needs.
-        return self.role(FUNCTION_BASENAMES[module].removesuffix("Lambda") + "Role")
+        return self.role(_ALL_FUNCTION_BASENAMES[module].removesuffix("Lambda") + "Role")
 
     # Lambda
     def function(self, module: str) -> str:
-        return self._prefixed(FUNCTION_BASENAMES[module])
+        return self._prefixed(_ALL_FUNCTION_BASENAMES[module])
 
     def function_arn(self, module: str) -> str:
         return (
@@ -127,6 +134,17 @@ class Names:
             f"arn:{self.partition}:states:{self.region}:{self.account}:stateMachine:"
             f"{self.state_machine}"
         )
+
+    # Rekognition (the duplicates feature). The tutorial's cleanup deletes a collection
+    # "rider-photos"; one per stack here.
+    @property
+    def collection(self) -> str:
+        return self._prefixed("rider-photos")
+
+    @property
+    def collection_arn(self) -> str:
+        return (f"arn:{self.partition}:rekognition:{self.region}:{self.account}:collection/"
+                f"{self.collection}")
 
     # EventBridge
     @property

@@ -33,8 +33,7 @@ class Step:
         if self.action == KEEP:
             return "kept with --keep-data"
         if self.action == DELETE and self.data_count:
-            unit = "object versions" if self.resource.kind == "bucket" else "items"
-            return f"holds {self.data_count} {unit}"
+            return f"holds {self.data_count} {self.resource.data_unit}"
         return ""
 
 
@@ -87,9 +86,19 @@ def read_stack(resources: list[Resource], ctx: Context) -> list[Reading]:
     return readings
 
 
-def plan_up(resources: list[Resource], ctx: Context) -> Plan:
+def plan_up(resources: list[Resource], ctx: Context, *,
+            remove: list[Resource] | None = None) -> Plan:
+    """Create what is missing and update what differs. `remove` (a feature turned off): those
+    that exist and are the stack's are deleted, counted first if they hold data; the others
+    are not part of the plan."""
+    remove = remove or []
+    removed = {r.key for r in remove}
     steps = []
-    for reading in read_stack(resources, ctx):
+    for reading in read_stack([*resources, *remove], ctx):
+        if reading.resource.key in removed:
+            if reading.observed is not None and reading.observed.owned:
+                steps.append(Step(reading.resource, DELETE, reading.observed))
+            continue
         if reading.observed is None:
             steps.append(Step(reading.resource, CREATE))
         elif not reading.observed.owned:
@@ -98,6 +107,7 @@ def plan_up(resources: list[Resource], ctx: Context) -> Plan:
             steps.append(Step(reading.resource, UPDATE, reading.observed, reading.differences))
         else:
             steps.append(Step(reading.resource, UNCHANGED, reading.observed))
+    _count_data(steps, ctx)
     return Plan("up", steps)
 
 
@@ -114,9 +124,16 @@ def plan_down(resources: list[Resource], ctx: Context, *, keep_data: bool = Fals
             steps.append(Step(resource, KEEP, observed))
         else:
             steps.append(Step(resource, DELETE, observed))
+    _count_data(steps, ctx)
+    return Plan("down", steps)
+
+
+def _count_data(steps: list[Step], ctx: Context) -> None:
+    """How much data each delete would destroy, for the confirmation."""
     counted = [s for s in steps if s.action == DELETE and s.resource.holds_data]
+    if not counted:
+        return
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
         counts = list(pool.map(lambda s: s.resource.count_data(ctx), counted))
     for step, count in zip(counted, counts, strict=True):
         step.data_count = count
-    return Plan("down", steps)

@@ -64,10 +64,49 @@ def send_notification(names: Names) -> Document:
     return {"Version": VERSION, "Statement": [_statement(["sns:Publish"], [topic])]}
 
 
+def _read_uploads(names: Names) -> dict[str, Any]:
+    # Rekognition reads the object with the caller's permissions, as for DetectFaces.
+    uploads = f"{names.bucket_arn}/{names.config.uploads_prefix}*"
+    return _statement(["s3:GetObject", "s3:GetObjectVersion"], [uploads])
+
+
+def check_face_duplicate(names: Names) -> Document:
+    # Collection actions do have resource-level permissions: this collection only.
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _statement(["rekognition:SearchFacesByImage"], [names.collection_arn]),
+            _read_uploads(names),
+        ],
+    }
+
+
+def add_face_to_index(names: Names) -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _statement(["rekognition:IndexFaces"], [names.collection_arn]),
+            _read_uploads(names),
+        ],
+    }
+
+
+def create_thumbnail(names: Names) -> Document:
+    # Reads uploads, writes only under the thumbnails prefix (which the rule does not match).
+    thumbnails = f"{names.bucket_arn}/{names.config.thumbnails_prefix}*"
+    return {
+        "Version": VERSION,
+        "Statement": [_read_uploads(names), _statement(["s3:PutObject"], [thumbnails])],
+    }
+
+
 FUNCTION_POLICIES = {
     "detect_faces": detect_faces,
     "store_metadata": store_metadata,
     "send_notification": send_notification,
+    "check_face_duplicate": check_face_duplicate,
+    "add_face_to_index": add_face_to_index,
+    "create_thumbnail": create_thumbnail,
 }
 
 

@@ -134,6 +134,19 @@ class Output:
         self._console().print(table)
 
 
+def features_summary(out: Output, features: dict[str, list[str]]) -> None:
+    """The line under the status table naming the stack's features and their resources."""
+    if out.json:
+        return
+    if not features:
+        text = "Features: none (turn one on with `up --with duplicates` or `--with thumbnails`)"
+    else:
+        text = "Features: " + "; ".join(
+            f"{feature} ({', '.join(key.replace(':', ' ', 1) for key in keys)})"
+            for feature, keys in features.items())
+    print(text, file=out.stdout, flush=True)
+
+
 # Recent runs (status) and log lines (logs) ------------------------------------------------------
 def executions_summary(out: Output, executions: dict[str, Any] | None) -> None:
     """The lines under the status table about the state machine's recent runs. JSON carries

@@ -1,6 +1,7 @@
 """Send Notification: publish a human-readable result to the SNS topic.
 
-Input: the Store Metadata output. Output: {"bucket", "key", "faceCount", "published", ...}
+Input: the Store Metadata output (with the features' results when the stack has features).
+Output: {"bucket", "key", "faceCount", "published", ...}
 (README, "Data flow"). A stale input (an older upload of a key that already has a newer
 result) is not published: subscribers would otherwise hear about an image that was replaced.
 """
@@ -64,15 +65,24 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         faces = event.get("faces")
         if not isinstance(faces, list) or not all(isinstance(f, Mapping) for f in faces):
             raise InvalidEventError("Input field 'faces' must be a list of objects.")
+        attributes = {
+            "faceCount": {"DataType": "Number", "StringValue": str(face_count)},
+            "bucket": {"DataType": "String", "StringValue": bucket},
+        }
+        duplicate = event.get("duplicate")
+        is_duplicate = isinstance(duplicate, Mapping) and duplicate.get("duplicate") is True
+        if isinstance(duplicate, Mapping):
+            # For subscription filter policies, like faceCount: {"duplicate": ["false"]}.
+            attributes["duplicate"] = {
+                "DataType": "String",
+                "StringValue": "true" if is_duplicate else "false",
+            }
         try:
             response = pipeline_common.client("sns").publish(
                 TopicArn=TOPIC_ARN,
-                Subject=make_subject(face_count, key),
+                Subject=make_subject(face_count, key, duplicate=is_duplicate),
                 Message=make_body(event, faces),
-                MessageAttributes={
-                    "faceCount": {"DataType": "Number", "StringValue": str(face_count)},
-                    "bucket": {"DataType": "String", "StringValue": bucket},
-                },
+                MessageAttributes=attributes,
             )
         except ClientError as err:
             pipeline_common.raise_if_throttled(err, "SNS")
@@ -86,12 +96,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {**result, "published": True, "messageId": response["MessageId"]}
 
 
-def make_subject(face_count: int, key: str) -> str:
+def make_subject(face_count: int, key: str, duplicate: bool = False) -> str:
     """One ASCII line of at most SUBJECT_MAX characters; long keys keep their end (file name)."""
     if face_count == 0:
         head = f"{SUBJECT_PREFIX}no faces in "
     else:
         head = f"{SUBJECT_PREFIX}{face_count} face{'s' if face_count != 1 else ''} in "
+    if duplicate:
+        head = head.replace(SUBJECT_PREFIX, f"{SUBJECT_PREFIX}duplicate, ", 1)
     name = ascii_line(key) or "(unnamed object)"
     room = SUBJECT_MAX - len(head)
     if len(name) > room:
@@ -134,6 +146,7 @@ def make_body(event: Mapping[str, Any], faces: list[Mapping[str, Any]]) -> str:
     if event.get("detectedAt"):
         lines.append(f"Analysed:  {printable(str(event['detectedAt']))}")
     lines.append(f"Faces:     {len(faces)}")
+    lines.extend(feature_lines(event))
     lines.append("")
     if not faces:
         lines.append("No faces were detected in this image.")
@@ -152,6 +165,36 @@ def make_body(event: Mapping[str, Any], faces: list[Mapping[str, Any]]) -> str:
             "top-left corner."
         )
     return "\n".join(lines) + "\n"
+
+
+def feature_lines(event: Mapping[str, Any]) -> list[str]:
+    """What the stack's features found (none of these lines without features)."""
+    lines = []
+    duplicate = event.get("duplicate")
+    if isinstance(duplicate, Mapping):
+        if duplicate.get("duplicate") is True:
+            matched = duplicate.get("matchedImage") or duplicate.get("matchedImageId") or "?"
+            lines.append(
+                f"Duplicate: yes, the largest face matches a face of {printable(str(matched))} "
+                f"(similarity {duplicate.get('similarity', '?')}%)"
+            )
+        elif duplicate.get("checked") is False:
+            lines.append("Duplicate: not checked, there is no face to compare")
+        else:
+            lines.append(
+                f"Duplicate: no, no earlier face matches at {duplicate.get('threshold', '?')}% "
+                "or more"
+            )
+    index = event.get("index")
+    if isinstance(index, Mapping) and isinstance(index.get("faceIds"), list):
+        lines.append(f"Indexed:   {len(index['faceIds'])} face(s) added to the collection")
+    thumbnails = event.get("thumbnails")
+    if isinstance(thumbnails, Mapping) and isinstance(thumbnails.get("keys"), list):
+        keys = [str(k) for k in thumbnails["keys"]]
+        folder = keys[0].rsplit("/", 1)[0] + "/" if keys else ""
+        where = f" in s3://{printable(str(event['bucket']))}/{printable(folder)}" if keys else ""
+        lines.append(f"Thumbnails: {len(keys)}{where}")
+    return lines
 
 
 def describe_face(face: Mapping[str, Any]) -> str:

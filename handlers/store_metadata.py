@@ -1,9 +1,10 @@
 """Store Metadata: write one DynamoDB item per image key, where the newest upload always wins.
 
-Input: the Detect Faces summary. Output: the same summary plus "stored"/"stale" (README, "Data
-flow"). The function's role may only call dynamodb:PutItem on the table, so ordering is decided
-by a conditional put alone: a ConditionalCheckFailedException is how a late event for an older
-upload of the same key learns that it is stale.
+Input: the Detect Faces summary, or with features on {"detection": summary, "duplicate",
+"index", "thumbnails"}. Output: the summary (with the features' results merged in) plus
+"stored"/"stale" (README, "Data flow"). The function's role may only call dynamodb:PutItem on
+the table, so ordering is decided by a conditional put alone: a ConditionalCheckFailedException
+is how a late event for an older upload of the same key learns that it is stale.
 """
 
 import re
@@ -45,9 +46,14 @@ def load_config() -> str:
 TABLE_NAME = load_config()
 
 
+# With features on, the state machine sends {"detection": <summary>, "duplicate": ...,
+# "index": ..., "thumbnails": ...} (those present); without, the summary alone.
+FEATURE_RESULTS = ("duplicate", "index", "thumbnails")
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with pipeline_common.invocation_log("store_metadata", context) as log:
-        summary = parse_summary(event)
+        summary = parse_input(event)
         log["bucket"] = summary["bucket"]
         log["key"] = summary["key"]
         log["faceCount"] = summary["faceCount"]
@@ -82,6 +88,30 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             raise
         log["stale"] = False
         return {**summary, "stored": True, "stale": False}
+
+
+def parse_input(event: Any) -> dict[str, Any]:
+    """The summary to store, with the features' results merged in when there are any."""
+    event = pipeline_common.require_mapping(event, "The input")
+    if "detection" not in event:
+        return parse_summary(event)
+    summary = parse_summary(event["detection"])
+    for name in FEATURE_RESULTS:
+        if name in event:
+            summary[name] = parse_feature_result(name, event[name])
+    return summary
+
+
+def parse_feature_result(name: str, value: Any) -> dict[str, Any]:
+    result = dict(pipeline_common.require_mapping(value, f"Input field {name!r}"))
+    lists = {"index": "faceIds", "thumbnails": "keys"}
+    if name in lists:
+        items = result.get(lists[name])
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise InvalidEventError(f"Input field {name}.{lists[name]} must be a list of strings.")
+    if name == "duplicate" and not isinstance(result.get("duplicate"), bool):
+        raise InvalidEventError("Input field duplicate.duplicate must be true or false.")
+    return result
 
 
 def parse_summary(event: Any) -> dict[str, Any]:
@@ -138,6 +168,18 @@ def build_item(summary: Mapping[str, Any]) -> dict[str, Any]:
         "VersionId": summary["version"],
         "Sequencer": sortable_sequencer(summary["sequencer"]),
     }
+    # The features' results (absent without features, so such items look as they always did).
+    duplicate = summary.get("duplicate")
+    if duplicate is not None:
+        attributes["Duplicate"] = to_dynamodb_numbers(duplicate)
+    index = summary.get("index")
+    if index is not None:
+        # The face ids are what DeleteFaces needs to take this image out of the collection.
+        attributes["FaceIds"] = index["faceIds"]
+        attributes["ExternalImageId"] = index.get("externalImageId")
+    thumbnails = summary.get("thumbnails")
+    if thumbnails is not None:
+        attributes["Thumbnails"] = thumbnails["keys"]
     return {
         name: _serializer.serialize(value)
         for name, value in attributes.items()

@@ -243,8 +243,9 @@ def test_json_output_is_one_document_with_the_contracts_keys(invoke):
     up = invoke("up", "--email", EMAIL, "--output", "json")
     assert up.exit_code == 0, up.stderr
     doc = json.loads(up.stdout)  # fails on anything but exactly one JSON document
-    assert set(doc) == {"stack", "region", "account", "changes", "api_calls"}
+    assert set(doc) == {"stack", "region", "account", "features", "changes", "api_calls"}
     assert (doc["stack"], doc["region"], doc["account"]) == ("facedetect", REGION, ACCOUNT)
+    assert doc["features"] == []
     assert {tuple(sorted(c)) for c in doc["changes"]} == {tuple(sorted(CHANGE_KEYS))}
     assert {c["kind"] for c in doc["changes"]} == KINDS
     assert {c["action"] for c in doc["changes"]} == {"created"}
@@ -254,8 +255,9 @@ def test_json_output_is_one_document_with_the_contracts_keys(invoke):
     status = invoke("status", "--output", "json")
     assert status.exit_code == 0
     doc = json.loads(status.stdout)
-    assert set(doc) == {"stack", "region", "account", "healthy", "resources", "executions",
-                        "api_calls"}
+    assert set(doc) == {"stack", "region", "account", "healthy", "features", "resources",
+                        "executions", "api_calls"}
+    assert doc["features"] == {}
     assert doc["healthy"] is True
     assert {tuple(sorted(r)) for r in doc["resources"]} == {tuple(sorted(ROW_KEYS))}
     assert {r["state"] for r in doc["resources"]} == {"present"}

@@ -12,7 +12,8 @@ from facedetect_cli.runner import Run, run
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking (for scripts).")
 @click.option("--dry-run", is_flag=True, help="Print what would be deleted and stop.")
 @click.option("--keep-data", is_flag=True,
-              help="Keep the bucket and the table (still tagged); a later `up` takes them back.")
+              help="Keep the bucket (thumbnails included), the table and the face collection "
+              "(still tagged); a later `up` takes them back.")
 @common_options
 def down(opts: CommonOptions, yes: bool, dry_run: bool, keep_data: bool) -> None:
     """Remove everything the stack created, in reverse order, and nothing else."""

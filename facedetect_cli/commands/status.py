@@ -28,7 +28,7 @@ def _status(r: Run, *, emails: tuple[str, ...], log_retention_days: int | None) 
     from facedetect_cli.app import DRIFTED, PRESENT, is_healthy
     from facedetect_cli.config import StackConfig
     from facedetect_cli.errors import EXIT_UNHEALTHY
-    from facedetect_cli.render import executions_summary
+    from facedetect_cli.render import executions_summary, features_summary
 
     app = r.app(StackConfig(stack=r.opts.stack, emails=emails,
                             log_retention_days=log_retention_days))
@@ -38,10 +38,13 @@ def _status(r: Run, *, emails: tuple[str, ...], log_retention_days: int | None) 
     machine = [row for row in rows if row.kind == "state-machine"]
     executions = (app.executions() if machine and machine[0].state in (PRESENT, DRIFTED)
                   else None)
+    features = {feature: [r.key for r in resources]
+                for feature, resources in app.resources_by_feature().items()}
     r.out.status(rows, app.header, healthy)
+    features_summary(r.out, features)
     executions_summary(r.out, executions)
     if r.out.json:
-        r.out.document({**app.header, "healthy": healthy,
+        r.out.document({**app.header, "healthy": healthy, "features": features,
                         "resources": [row.as_dict() for row in rows],
                         "executions": executions,
                         "api_calls": app.api_calls()})

@@ -37,6 +37,7 @@ _DELETE_BATCH = 1000
 class Bucket(Resource):
     kind = "bucket"
     holds_data = True
+    data_unit = "object versions"
 
     def __init__(self, names: Names) -> None:
         super().__init__(names.bucket, names.bucket_arn)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from facedetect_cli.errors import AwsError
+from facedetect_cli.errors import AwsError, FacedetectError
 from facedetect_cli.naming import Names
 from facedetect_cli.resources.base import Context, Observed, Resource, owned_by
 from facedetect_cli.retry import is_iam_propagation_error, retry_while
@@ -14,6 +14,11 @@ SIZING = {
     "detect_faces": {"Timeout": 30, "MemorySize": 256},
     "store_metadata": {"Timeout": 10, "MemorySize": 128},
     "send_notification": {"Timeout": 10, "MemorySize": 128},
+    "check_face_duplicate": {"Timeout": 30, "MemorySize": 256},
+    "add_face_to_index": {"Timeout": 30, "MemorySize": 256},
+    # Pillow decodes the whole image: a 15 MB JPEG can be 150 MB of pixels, and Lambda's CPU
+    # share grows with memory.
+    "create_thumbnail": {"Timeout": 60, "MemorySize": 1024},
 }
 _DEFAULT_SIZING = {"Timeout": 30, "MemorySize": 256}
 _CONFIG_FIELDS = ("Runtime", "Handler", "Role", "Timeout", "MemorySize", "Environment",
@@ -24,12 +29,13 @@ class Function(Resource):
     kind = "function"
 
     def __init__(self, names: Names, module: str, *, role: str, title: str,
-                 environment: dict[str, str]) -> None:
+                 environment: dict[str, str], depends_on: tuple[str, ...] = ()) -> None:
         # After its log group: a function invoked before the group exists would make one
         # itself, untagged and kept forever.
         super().__init__(names.function(module), names.function_arn(module),
                          depends_on=[f"role:{role}",
-                                     f"log-group:{names.function_log_group(module)}"])
+                                     f"log-group:{names.function_log_group(module)}",
+                                     *depends_on])
         self.names = names
         self.module = module
         self.role_arn = names.role_arn(role)
@@ -74,8 +80,15 @@ class Function(Resource):
             if attrs.get(key) != want:
                 label = "environment" if key == "Environment" else key.lower()
                 found[key] = f"{label} differs"
-        if attrs["CodeSha256"] != ctx.assets.handler_sha256(self.module):
-            found["code"] = "code changed"
+        try:
+            code = self._code_sha256(ctx)
+        except FacedetectError as error:
+            # A package that cannot be downloaded (no network): `status` still answers, and
+            # `up` fails on the same error when it tries to update the code.
+            found["code"] = f"code cannot be compared: {error}"
+        else:
+            if attrs["CodeSha256"] != code:
+                found["code"] = "code changed"
         if attrs["Architectures"] != [self.names.config.architecture]:
             found["code"] = f"architecture is {attrs['Architectures'][0]}"
         return found
@@ -86,7 +99,7 @@ class Function(Resource):
         retry_while(
             lambda: lam.create_function(
                 FunctionName=self.name,
-                Code={"ZipFile": ctx.assets.handler_zip(self.module)},
+                Code={"ZipFile": self._code(ctx)},
                 Architectures=[self.names.config.architecture],
                 Tags=self.names.tags,
                 Publish=False,
@@ -109,10 +122,19 @@ class Function(Resource):
         if "code" in fields:
             self._while_busy(ctx, lambda: lam.update_function_code(
                 FunctionName=self.name,
-                ZipFile=ctx.assets.handler_zip(self.module),
+                ZipFile=self._code(ctx),
                 Architectures=[self.names.config.architecture],
             ))
             lam.wait("function_updated_v2", FunctionName=self.name)
+
+    def _code(self, ctx: Context) -> bytes:
+        # Packages a handler needs (Pillow) are built for this runtime and architecture.
+        config = self.names.config
+        return ctx.assets.handler_zip(self.module, config.runtime, config.architecture)
+
+    def _code_sha256(self, ctx: Context) -> str:
+        config = self.names.config
+        return ctx.assets.handler_sha256(self.module, config.runtime, config.architecture)
 
     def _while_busy(self, ctx: Context, call: Any) -> None:
         """Retry while a previous update (ours or someone's) is in progress, or while a

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from facedetect_cli import features as feature_names
+from facedetect_cli import workflow
 from facedetect_cli.errors import AwsError
+from facedetect_cli.features import TAG_KEY as FEATURES_TAG
 from facedetect_cli.naming import Names
 from facedetect_cli.resources.base import (
     Context,
@@ -19,6 +22,7 @@ from facedetect_cli.resources.base import (
 from facedetect_cli.retry import is_iam_propagation_error, retry_while
 
 TEMPLATE = "state_machine.json"
+FEATURES_TEMPLATE = "state_machine_features.json"
 # Failed executions only, and without their input and output: an execution's data is the S3
 # event and the detected faces, which have no place in a log kept for weeks.
 LOG_LEVEL = "ERROR"
@@ -27,7 +31,8 @@ LOG_LEVEL = "ERROR"
 class StateMachine(Resource):
     kind = "state-machine"
 
-    def __init__(self, names: Names, *, role: str, functions: list[str]) -> None:
+    def __init__(self, names: Names, *, role: str, functions: list[str],
+                 features: frozenset[str] = frozenset()) -> None:
         super().__init__(
             names.state_machine,
             names.state_machine_arn,
@@ -37,17 +42,30 @@ class StateMachine(Resource):
         self.names = names
         self.role_arn = names.role_arn(role)
         self.functions = functions
+        self.features = features
+
+    @property
+    def tags(self) -> dict[str, str]:
+        # The stack remembers its features here: an `up` without --with/--without keeps them.
+        return {**self.names.tags, FEATURES_TAG: feature_names.tag_value(self.features)}
 
     def definition(self, ctx: Context) -> dict[str, Any]:
         names = self.names
-        return ctx.assets.template(TEMPLATE, {
+        values = {
             "StackName": names.stack,
             "DetectFacesFunctionArn": names.function_arn("detect_faces"),
             "StoreMetadataFunctionArn": names.function_arn("store_metadata"),
             "SendNotificationFunctionArn": names.function_arn("send_notification"),
             "ResultsTopicArn": names.topic_arn(names.results_topic),
             "FailureTopicArn": names.topic_arn(names.failures_topic),
-        })
+            **{placeholder: names.function_arn(module)
+               for module, placeholder in workflow.FUNCTION_PLACEHOLDERS.items()},
+        }
+        base = ctx.assets.template(TEMPLATE, values)
+        if not self.features:
+            return base
+        return workflow.compose(base, ctx.assets.template(FEATURES_TEMPLATE, values),
+                                self.features)
 
     def logging(self) -> dict[str, Any]:
         group = self.names.log_group_arn(self.names.state_machine_log_group)
@@ -75,7 +93,8 @@ class StateMachine(Resource):
             owned=owned_by(tags, self.names),
             attrs={"definition": found["definition"], "role": found["roleArn"],
                    "type": found.get("type", "STANDARD"),
-                   "logging": found.get("loggingConfiguration") or {}},
+                   "logging": found.get("loggingConfiguration") or {},
+                   "features": feature_names.from_tag(tags.get(FEATURES_TAG))},
             detail=found.get("type", "STANDARD").lower(),
         )
 
@@ -90,6 +109,11 @@ class StateMachine(Resource):
             found["logging"] = logging
         if observed.attrs["type"] != "STANDARD":
             found["type"] = "type is not STANDARD (cannot be changed in place)"
+        if observed.attrs["features"] != self.features:
+            found["features"] = (
+                f"features {feature_names.describe(observed.attrs['features'])} -> "
+                f"{feature_names.describe(self.features)}"
+            )
         return found
 
     def create(self, ctx: Context) -> None:
@@ -101,7 +125,7 @@ class StateMachine(Resource):
                 roleArn=self.role_arn,
                 type="STANDARD",
                 loggingConfiguration=self.logging(),
-                tags=tag_list(self.names.tags, key="key", value="value"),
+                tags=tag_list(self.tags, key="key", value="value"),
             ),
             # Recreating right after a delete fails until the old one is gone.
             lambda e: e.code == "StateMachineDeleting" or _not_yet_visible(e),
@@ -116,16 +140,21 @@ class StateMachine(Resource):
                 code="TypeMismatch", operation="UpdateStateMachine", service="stepfunctions",
             )
         sfn = ctx.client("stepfunctions")
-        retry_while(
-            lambda: sfn.update_state_machine(
-                stateMachineArn=self.arn,
-                definition=json.dumps(self.definition(ctx)),
-                roleArn=self.role_arn,
-                loggingConfiguration=self.logging(),
-            ),
-            _not_yet_visible,
-            ctx.sleep,
-        )
+        if fields - {"features"}:
+            retry_while(
+                lambda: sfn.update_state_machine(
+                    stateMachineArn=self.arn,
+                    definition=json.dumps(self.definition(ctx)),
+                    roleArn=self.role_arn,
+                    loggingConfiguration=self.logging(),
+                ),
+                _not_yet_visible,
+                ctx.sleep,
+            )
+        if "features" in fields:
+            # After the definition: the tag must never name features the machine lacks.
+            sfn.tag_resource(resourceArn=self.arn, tags=tag_list(
+                {FEATURES_TAG: feature_names.tag_value(self.features)}, key="key", value="value"))
 
     def delete(self, ctx: Context, observed: Observed) -> None:
         try:
