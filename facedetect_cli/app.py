@@ -61,11 +61,12 @@ class StackApp:
         fault_rules: Sequence[FaultRule] = (),
         sleep: Callable[[float], None] = time.sleep,
         assets: Assets | None = None,
+        call_log: Callable[[str, str], None] | None = None,
     ) -> None:
         # boto3 is imported here, by the first command that needs AWS, not at start-up.
         from facedetect_cli.aws import AwsSession
 
-        self.aws = AwsSession(connection, fault_rules=fault_rules)
+        self.aws = AwsSession(connection, fault_rules=fault_rules, call_log=call_log)
         self.names = Names(config, self.aws.account_id, self.aws.region)
         self.ctx = Context(self.aws, self.names, assets or Assets(), sleep)
         # Both worked out on first use: the features may need a read call (the stack's tag),

@@ -267,9 +267,12 @@ class AwsSession:
         *,
         fault_rules: Sequence[FaultRule] = (),
         latency_s: float | None = None,
+        call_log: Callable[[str, str], None] | None = None,
     ) -> None:
         self.connection = connection
         self.counter = ApiCallCounter()
+        # Set before the first call, so --debug shows the caller-identity and AssumeRole calls.
+        self.counter.log = call_log
         self.fault_rules = list(fault_rules)
         if latency_s is None:
             latency_s = float(os.environ.get("FACEDETECT_INJECT_LATENCY_MS", "0") or 0) / 1000

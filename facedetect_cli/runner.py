@@ -40,12 +40,16 @@ class Run:
             from facedetect_cli.local import ensure_running
 
             ensure_running(self.opts.local_port, say=self.out.info)
-        app = StackApp(connection, config, **APP_OVERRIDES)
-        if self.opts.debug:
-            app.aws.counter.log = lambda service, op: print(
-                f"debug: api call {service}:{op}", file=sys.stderr, flush=True)
+        app = StackApp(connection, config, call_log=self.call_log(), **APP_OVERRIDES)
         self.apps.append(app)
         return app
+
+    def call_log(self) -> Callable[[str, str], None] | None:
+        """With --debug, one stderr line per API call, written whole so that calls made from
+        several threads never run together on one line."""
+        if not self.opts.debug:
+            return None
+        return lambda service, op: sys.stderr.write(f"debug: api call {service}:{op}\n")
 
     def report_failures(self, failed: list[Outcome]) -> None:
         """One line per distinct failure: the first step it stopped, how many more it stopped

@@ -51,6 +51,7 @@ def test_bucket_name_owned_by_another_account(invoke):
 def test_debug_lists_calls_by_operation(invoke):
     result = invoke("status", "--debug")
     assert "debug: api call s3:GetBucketTagging" in result.stderr
+    assert "debug: api call sts:GetCallerIdentity" in result.stderr  # the very first call
     assert "debug: api calls by operation:" in result.stderr
     assert "s3:GetBucketTagging" in result.stderr.split("by operation:")[1]
     assert "\ndebug: " in result.stderr and " writes" in result.stderr

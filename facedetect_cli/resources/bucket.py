@@ -130,13 +130,14 @@ class Bucket(Resource):
                 ) from error
             raise
         fields = {"public_access", "encryption", "eventbridge", "policy"}
-        self._configure(ctx, fields, notification=None, policy=None)
+        # A bucket made a moment ago has no notifications and no policy: nothing to re-read.
+        self._configure(ctx, fields, notification={}, policy=None)
 
     def update(self, ctx: Context, observed: Observed, fields: set[str]) -> None:
         self._configure(ctx, fields, notification=observed.attrs["notification"],
                         policy=observed.attrs["policy"])
 
-    def _configure(self, ctx: Context, fields: set[str], *, notification: dict[str, Any] | None,
+    def _configure(self, ctx: Context, fields: set[str], *, notification: dict[str, Any],
                    policy: dict[str, Any] | None) -> None:
         s3 = ctx.client("s3")
         calls = []
@@ -153,12 +154,10 @@ class Bucket(Resource):
                 Bucket=self.name, Policy=json.dumps(self._merged_policy(policy))))
         parallel(*calls)
 
-    def _enable_eventbridge(self, ctx: Context, current: dict[str, Any] | None) -> None:
+    def _enable_eventbridge(self, ctx: Context, current: dict[str, Any]) -> None:
         """PutBucketNotificationConfiguration replaces the whole configuration: merge into
         what is there so a user's own notifications survive."""
         s3 = ctx.client("s3")
-        if current is None:
-            current = _strip_metadata(s3.get_bucket_notification_configuration(Bucket=self.name))
         merged = {**current, "EventBridgeConfiguration": {}}
         s3.put_bucket_notification_configuration(
             Bucket=self.name, NotificationConfiguration=merged
