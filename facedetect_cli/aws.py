@@ -1,4 +1,5 @@
-"""The only module that imports boto3 and botocore.
+"""The only module that imports botocore (boto3's engine; boto3 itself would add s3transfer's
+import time to every command for nothing, as facedetect uses clients only).
 
 It makes the session and the clients (standard retry mode, endpoint override, local
 emulator), counts every API call through a botocore event hook, lets tests and the benchmark
@@ -16,7 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import botocore.config
 import botocore.exceptions
 import botocore.loaders
@@ -169,7 +169,7 @@ def translate_error(exc: Exception, service: str, operation: str) -> FacedetectE
 
 
 class Client:
-    """A boto3 client whose calls raise the tool's errors instead of botocore's."""
+    """A botocore client whose calls raise the tool's errors instead of botocore's."""
 
     def __init__(self, raw: Any, service: str) -> None:
         self._raw = raw
@@ -177,7 +177,7 @@ class Client:
 
     @property
     def raw(self) -> Any:
-        """The boto3 client itself, for botocore's Stubber in tests."""
+        """The botocore client itself, for botocore's Stubber in tests."""
         return self._raw
 
     def __getattr__(self, operation: str) -> Callable[..., dict[str, Any]]:
@@ -247,10 +247,10 @@ def from_dynamodb(item: dict[str, Any]) -> dict[str, Any]:
 
 def known_regions() -> set[str]:
     """Every region botocore knows, for checking a targets file before anything runs."""
-    return _known_regions(boto3.session.Session(botocore_session=_botocore_session()))
+    return _known_regions(_botocore_session())
 
 
-def _known_regions(session: boto3.session.Session) -> set[str]:
+def _known_regions(session: botocore.session.Session) -> set[str]:
     # The session's own loader: botocore parses its endpoint data once per session.
     regions: set[str] = set()
     for partition in session.get_available_partitions():
@@ -259,7 +259,7 @@ def _known_regions(session: boto3.session.Session) -> set[str]:
 
 
 class AwsSession:
-    """A boto3 session for one target: its clients, its account id, its API-call counter."""
+    """A botocore session for one target: its clients, its account id, its API-call counter."""
 
     def __init__(
         self,
@@ -280,23 +280,19 @@ class AwsSession:
         self._lock = threading.Lock()
         self._clients: dict[str, Client] = {}
         self._account: str | None = None
-        try:
-            self._session = boto3.session.Session(
-                botocore_session=_botocore_session(),
-                profile_name=connection.profile,
-                # botocore reads AWS_DEFAULT_REGION; AWS_REGION is what the other SDKs read.
-                region_name=connection.region or os.environ.get("AWS_REGION") or None,
-                aws_access_key_id=connection.access_key_id,
-                aws_secret_access_key=connection.secret_access_key,
-            )
-        except botocore.exceptions.ProfileNotFound as exc:
-            raise translate_error(exc, "sts", "Session") from exc
-        # With a botocore session handed in, boto3 defers the profile look-up to first use.
-        if connection.profile and connection.profile not in self._session.available_profiles:
-            raise translate_error(
-                botocore.exceptions.ProfileNotFound(profile=connection.profile), "sts", "Session"
-            )
-        region = self._session.region_name
+        session = _botocore_session()
+        if connection.profile:
+            session.set_config_variable("profile", connection.profile)
+            if connection.profile not in session.available_profiles:
+                raise translate_error(
+                    botocore.exceptions.ProfileNotFound(profile=connection.profile), "sts",
+                    "Session")
+        if connection.access_key_id and connection.secret_access_key:
+            session.set_credentials(connection.access_key_id, connection.secret_access_key)
+        self._session = session
+        # botocore reads AWS_DEFAULT_REGION; AWS_REGION is what the other SDKs read.
+        region = (connection.region or os.environ.get("AWS_REGION")
+                  or session.get_config_variable("region"))
         if not region:
             raise InputError(
                 "no AWS region: pass --region, set AWS_REGION, or set one in the profile"
@@ -312,7 +308,7 @@ class AwsSession:
     def _assume_role(self, connection: Connection) -> None:
         """Work inside the role's account. botocore refreshes these credentials before they
         expire, so long runs keep working."""
-        botocore_session = self._session._session
+        botocore_session = self._session
         extra: dict[str, Any] = {"RoleSessionName": connection.role_session_name}
         if connection.external_id:
             extra["ExternalId"] = connection.external_id
@@ -344,7 +340,7 @@ class AwsSession:
         )
 
     def _raw_client(self, service: str, *, fast_fail: bool = False) -> Any:
-        raw = self._session.client(
+        raw = self._session.create_client(
             service,
             region_name=self.region,
             endpoint_url=self.connection.endpoint_url,
