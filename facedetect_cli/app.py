@@ -23,13 +23,16 @@ from facedetect_cli.plan import (
     KEEP,
     UNCHANGED,
     UPDATE,
+    Observation,
     Plan,
     Reading,
+    assess,
+    observe,
     plan_down,
     plan_up,
-    read_stack,
 )
 from facedetect_cli.resources.base import Context, Resource, owned_by, tag_dict
+from facedetect_cli.resources.state_machine import StateMachine
 from facedetect_cli.stack import build_stack, feature_resources
 
 if TYPE_CHECKING:
@@ -69,8 +72,8 @@ class StackApp:
         self.aws = AwsSession(connection, fault_rules=fault_rules, call_log=call_log)
         self.names = Names(config, self.aws.account_id, self.aws.region)
         self.ctx = Context(self.aws, self.names, assets or Assets(), sleep)
-        # Both worked out on first use: the features may need a read call (the stack's tag),
-        # which commands such as `logs` never pay for.
+        # Both worked out on first use: `up` and `status` learn the features from the reads of
+        # the stack itself (the state machine's tag); commands such as `logs` never pay.
         self._features: frozenset[str] | None = config.features
         self._resources: list[Resource] | None = None
 
@@ -125,17 +128,38 @@ class StackApp:
         return self.aws.counter.totals()
 
     # up / down ---------------------------------------------------------------------------
+    def _observe(self, extra: Sequence[Resource] = ()) -> dict[str, Observation]:
+        """Read the stack (and `extra`) in one wave, learning the features it remembers from
+        the same reads: its state machine's tag comes with the state machine. Only a stack
+        with features beyond --with needs a second wave, for theirs."""
+        config = self.names.config
+        if self._features is not None:
+            return observe([*self.resources, *extra], self.ctx)
+        named = build_stack(self.names, features.validate(config.with_features, "--with"))
+        observations = observe([*named, *extra], self.ctx)
+        machine = observations[f"{StateMachine.kind}:{self.names.state_machine}"].observed
+        remembered: frozenset[str] = frozenset()
+        if machine is not None and machine.owned:
+            remembered = machine.attrs["features"]
+        self._features = features.resolve(remembered, config.with_features,
+                                          config.without_features)
+        unread = [r for r in self.resources if r.key not in observations]
+        if unread:
+            observations.update(observe(unread, self.ctx))
+        return observations
+
     def plan_up(self) -> Plan:
         """Create and update the stack with its features; delete what a feature turned off
         left behind (its resources that exist and are the stack's)."""
         config = self.names.config
         if config.features is not None:
-            turned_off = frozenset(features.FEATURES) - self.features
+            turned_off = frozenset(features.FEATURES) - config.features
         else:
             turned_off = features.validate(config.without_features, "--without")
         remove = [resource for feature in features.FEATURES if feature in turned_off
                   for resource in feature_resources(self.names, feature)]
-        return plan_up(self.resources, self.ctx, remove=remove)
+        observations = self._observe(remove)
+        return plan_up(self.resources, self.ctx, remove=remove, observations=observations)
 
     def plan_down(self, *, keep_data: bool = False) -> Plan:
         """Everything of every feature too: a stack that lost its state machine (and with it
@@ -154,7 +178,8 @@ class StackApp:
 
     # status ------------------------------------------------------------------------------
     def status(self) -> list[StatusRow]:
-        return [status_row(reading) for reading in read_stack(self.resources, self.ctx)]
+        observations = self._observe()
+        return [status_row(r) for r in assess(self.resources, observations, self.ctx)]
 
     def log_reader(self, functions: Sequence[str]) -> LogReader:
         """A reader of the log groups of the given functions (detect, store, notify)."""

@@ -13,7 +13,7 @@ from facedetect_cli.resources.base import Context, Observed, Resource
 CREATE, UPDATE, UNCHANGED = "create", "update", "unchanged"
 DELETE, ABSENT, FOREIGN, KEEP = "delete", "absent", "foreign", "keep"
 
-READ_WORKERS = 16
+READ_WORKERS = 16  # comparisons and data counts: CPU and a call or two each
 
 
 @dataclass
@@ -60,25 +60,52 @@ class Reading:
     differences: dict[str, str]
 
 
-def read_stack(resources: list[Resource], ctx: Context) -> list[Reading]:
-    """Read every resource concurrently; results keep the stack's order, and resources found
-    through others (a topic's other subscriptions) follow the one that found them."""
+@dataclass
+class Observation:
+    """One resource as read, with the resources found through it (a topic's subscriptions)."""
+
+    observed: Observed | None
+    discovered: list[tuple[Resource, Observed]] = field(default_factory=list)
+
+
+def observe(resources: list[Resource], ctx: Context) -> dict[str, Observation]:
+    """Read every resource at once, one thread each: a plan's reads are one wave, however many
+    resources the stack has."""
     ctx.forget()
 
-    def read_one(resource: Resource) -> list[Reading]:
+    def read_one(resource: Resource) -> Observation:
         observed = resource.read(ctx)
+        if observed is None:
+            return Observation(None)
+        return Observation(observed, resource.discovered(ctx, observed))
+
+    if not resources:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(resources)) as pool:
+        found = list(pool.map(read_one, resources))
+    return {r.key: o for r, o in zip(resources, found, strict=True)}
+
+
+def assess(resources: list[Resource], observations: dict[str, Observation],
+           ctx: Context) -> list[Reading]:
+    """Compare what was read with what is wanted, without another call. The stack's order;
+    resources found through others follow the one that found them."""
+
+    def assess_one(resource: Resource) -> list[Reading]:
+        observation = observations[resource.key]
+        observed = observation.observed
         if observed is None:
             return [Reading(resource, None, {})]
         drift = resource.differences(ctx, observed) if observed.owned else {}
-        found = [Reading(resource, observed, drift)]
-        found += [Reading(r, o, {}) for r, o in resource.discovered(ctx, observed)]
-        return found
+        return [Reading(resource, observed, drift),
+                *[Reading(r, o, {}) for r, o in observation.discovered]]
 
+    # Comparing code may mean building a package (thumbnails' Pillow): side by side too.
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
-        results = list(pool.map(read_one, resources))
+        groups = list(pool.map(assess_one, resources))
     readings: list[Reading] = []
     seen: set[str] = set()
-    for group in results:
+    for group in groups:
         for reading in group:
             if reading.resource.key not in seen:
                 seen.add(reading.resource.key)
@@ -86,15 +113,23 @@ def read_stack(resources: list[Resource], ctx: Context) -> list[Reading]:
     return readings
 
 
+def read_stack(resources: list[Resource], ctx: Context) -> list[Reading]:
+    return assess(resources, observe(resources, ctx), ctx)
+
+
 def plan_up(resources: list[Resource], ctx: Context, *,
-            remove: list[Resource] | None = None) -> Plan:
+            remove: list[Resource] | None = None,
+            observations: dict[str, Observation] | None = None) -> Plan:
     """Create what is missing and update what differs. `remove` (a feature turned off): those
     that exist and are the stack's are deleted, counted first if they hold data; the others
-    are not part of the plan."""
+    are not part of the plan. `observations`: the reads, when the caller made them."""
     remove = remove or []
     removed = {r.key for r in remove}
     steps = []
-    for reading in read_stack([*resources, *remove], ctx):
+    everything = [*resources, *remove]
+    if observations is None:
+        observations = observe(everything, ctx)
+    for reading in assess(everything, observations, ctx):
         if reading.resource.key in removed:
             if reading.observed is not None and reading.observed.owned:
                 steps.append(Step(reading.resource, DELETE, reading.observed))

@@ -72,10 +72,15 @@ class Resource(ABC):
     # What count_data counts, for `down`'s "holds 12 items".
     data_unit: ClassVar[str] = "items"
 
-    def __init__(self, name: str, arn: str, depends_on: Iterable[str] = ()) -> None:
+    def __init__(self, name: str, arn: str, depends_on: Iterable[str] = (),
+                 uses: Iterable[str] = ()) -> None:
+        """`depends_on`: keys that must be ready before this is created. `uses`: keys that
+        need only exist (a function names its role; Lambda does not need the role's
+        permissions to create it); this one is ready only when they are ready too."""
         self.name = name
         self.arn = arn
         self.depends_on = tuple(depends_on)
+        self.uses = tuple(uses)
 
     @property
     def key(self) -> str:
@@ -93,7 +98,15 @@ class Resource(ABC):
         return {}
 
     @abstractmethod
-    def create(self, ctx: Context) -> None: ...
+    def create(self, ctx: Context) -> None:
+        """Make it exist, in as few sequential calls as can be: what uses it waits only for
+        this."""
+
+    def settle(self, ctx: Context) -> None:
+        """After create, the rest of what makes it ready (a role's policies, a function going
+        Active), while the resources that only use it are already being created. Most
+        kinds are ready as soon as they exist."""
+        return None
 
     def update(self, ctx: Context, observed: Observed, fields: set[str]) -> None:
         raise NotImplementedError(f"{self.kind} cannot be updated in place")

@@ -33,9 +33,8 @@ class Function(Resource):
         # After its log group: a function invoked before the group exists would make one
         # itself, untagged and kept forever.
         super().__init__(names.function(module), names.function_arn(module),
-                         depends_on=[f"role:{role}",
-                                     f"log-group:{names.function_log_group(module)}",
-                                     *depends_on])
+                         depends_on=depends_on,
+                         uses=[f"role:{role}", f"log-group:{names.function_log_group(module)}"])
         self.names = names
         self.module = module
         self.role_arn = names.role_arn(role)
@@ -108,7 +107,9 @@ class Function(Resource):
             is_iam_propagation_error,
             ctx.sleep,
         )
-        lam.wait("function_active_v2", FunctionName=self.name)
+
+    def settle(self, ctx: Context) -> None:
+        ctx.client("lambda").wait("function_active_v2", FunctionName=self.name)
 
     def update(self, ctx: Context, observed: Observed, fields: set[str]) -> None:
         lam = ctx.client("lambda")

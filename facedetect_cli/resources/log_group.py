@@ -93,19 +93,25 @@ class LogGroup(Resource):
             if error.code != "ResourceAlreadyExistsException":
                 raise
             # The function was invoked between the plan's read and now, and Lambda made the
-            # group: take it over if it is ours to take, as the next plan would.
+            # group: take it over if it is ours to take, as the next plan would (settle sets
+            # its retention).
             observed = self.read(ctx)
             if observed is None or not observed.owned:
                 raise
-            self.update(ctx, observed, set(self.differences(ctx, observed)) | {"retention"})
-            return
+            if observed.attrs["unmanaged"]:
+                self._tag(ctx)
+
+    def settle(self, ctx: Context) -> None:
         self._put_retention(ctx)
 
     def update(self, ctx: Context, observed: Observed, fields: set[str]) -> None:
         if "tags" in fields:
-            ctx.client("logs").tag_resource(resourceArn=self.arn, tags=self.names.tags)
+            self._tag(ctx)
         if fields & {"tags", "retention"}:
             self._put_retention(ctx)
+
+    def _tag(self, ctx: Context) -> None:
+        ctx.client("logs").tag_resource(resourceArn=self.arn, tags=self.names.tags)
 
     def _put_retention(self, ctx: Context) -> None:
         if self.retention is not None:

@@ -103,6 +103,8 @@ class Role(Resource):
             Description=f"facedetect stack {self.names.stack}: {self.purpose}",
             Tags=tag_list(self.names.tags),
         )
+
+    def settle(self, ctx: Context) -> None:
         parallel(
             lambda: self._put_inline(ctx),
             *[lambda arn=arn: self._attach(ctx, arn) for arn in self.managed],

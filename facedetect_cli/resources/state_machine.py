@@ -36,8 +36,11 @@ class StateMachine(Resource):
         super().__init__(
             names.state_machine,
             names.state_machine_arn,
-            depends_on=[f"role:{role}", f"log-group:{names.state_machine_log_group}",
-                        *[f"function:{names.function(m)}" for m in functions]],
+            # Step Functions checks at create that the role may deliver logs, not that the
+            # functions exist: it is created while they go Active, and ready when they are.
+            depends_on=[f"role:{role}"],
+            uses=[f"log-group:{names.state_machine_log_group}",
+                  *[f"function:{names.function(m)}" for m in functions]],
         )
         self.names = names
         self.role_arn = names.role_arn(role)
