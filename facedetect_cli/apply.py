@@ -53,7 +53,7 @@ def _run(step: Step, ctx: Context, exists: Callable[[], None]) -> None:
     elif step.action == UPDATE:
         assert step.observed is not None
         resource.update(ctx, step.observed, set(step.differences))
-    elif step.action == DELETE:
+    elif step.action == DELETE and not step.by_parent:
         assert step.observed is not None
         resource.delete(ctx, step.observed)
 
@@ -81,7 +81,10 @@ def _graph(plan: Plan) -> _Graph:
         resource = step.resource
         strong = {d for d in resource.depends_on if d in steps}
         weak = {d for d in resource.uses if d in steps}
-        if plan.command == "down" or step.action == DELETE:
+        if step.by_parent:
+            # It goes with its parent: reported deleted once the parent is.
+            graph.ready_first[key].add(str(resource.removed_with))
+        elif plan.command == "down" or step.action == DELETE:
             for dependency in strong | weak:
                 if plan.command == "down" or steps[dependency].action == DELETE:
                     graph.ready_first[dependency].add(key)  # dependants go first
@@ -145,7 +148,8 @@ def apply(
                     break
                 needs = graph.ready_first[key] | graph.exist_first[key]
                 step = by_key[key]
-                if any(broken(d) for d in needs):
+                parent = outcomes.get(str(step.resource.removed_with)) if step.by_parent else None
+                if any(broken(d) for d in needs) or (parent and parent.status == FAILED):
                     pending.remove(key)
                     progressed = True
                     if step.action in PAST_TENSE:

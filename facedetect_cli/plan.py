@@ -23,6 +23,8 @@ class Step:
     observed: Observed | None = None
     differences: dict[str, str] = field(default_factory=dict)
     data_count: int | None = None
+    # Deleted by the deletion of resource.removed_with, after it, without a call of its own.
+    by_parent: bool = False
 
     @property
     def reason(self) -> str:
@@ -68,15 +70,20 @@ class Observation:
     discovered: list[tuple[Resource, Observed]] = field(default_factory=list)
 
 
-def observe(resources: list[Resource], ctx: Context) -> dict[str, Observation]:
+def observe(resources: list[Resource], ctx: Context, *, settings: bool = True,
+            count: bool = False) -> dict[str, Observation]:
     """Read every resource at once, one thread each: a plan's reads are one wave, however many
-    resources the stack has."""
+    resources the stack has. `settings=False`: only what `down` needs (Resource.read).
+    `count`: also count the data of the stack's resources that hold some, in the same thread
+    right after the read, rather than in a wave of its own."""
     ctx.forget()
 
     def read_one(resource: Resource) -> Observation:
-        observed = resource.read(ctx)
+        observed = resource.read(ctx, settings=settings)
         if observed is None:
             return Observation(None)
+        if count and observed.owned and resource.holds_data:
+            observed.data_count = resource.count_data(ctx, observed)
         return Observation(observed, resource.discovered(ctx, observed))
 
     if not resources:
@@ -87,7 +94,7 @@ def observe(resources: list[Resource], ctx: Context) -> dict[str, Observation]:
 
 
 def assess(resources: list[Resource], observations: dict[str, Observation],
-           ctx: Context) -> list[Reading]:
+           ctx: Context, *, compare: bool = True) -> list[Reading]:
     """Compare what was read with what is wanted, without another call. The stack's order;
     resources found through others follow the one that found them."""
 
@@ -96,7 +103,7 @@ def assess(resources: list[Resource], observations: dict[str, Observation],
         observed = observation.observed
         if observed is None:
             return [Reading(resource, None, {})]
-        drift = resource.differences(ctx, observed) if observed.owned else {}
+        drift = resource.differences(ctx, observed) if observed.owned and compare else {}
         return [Reading(resource, observed, drift),
                 *[Reading(r, o, {}) for r, o in observation.discovered]]
 
@@ -147,7 +154,9 @@ def plan_up(resources: list[Resource], ctx: Context, *,
 
 
 def plan_down(resources: list[Resource], ctx: Context, *, keep_data: bool = False) -> Plan:
-    readings = read_stack(resources, ctx)
+    # What is deleted is not compared: its settings are not read.
+    observations = observe(resources, ctx, settings=False, count=not keep_data)
+    readings = assess(resources, observations, ctx, compare=False)
     steps = []
     for reading in readings:
         resource, observed = reading.resource, reading.observed
@@ -158,8 +167,10 @@ def plan_down(resources: list[Resource], ctx: Context, *, keep_data: bool = Fals
         elif keep_data and resource.holds_data:
             steps.append(Step(resource, KEEP, observed))
         else:
-            steps.append(Step(resource, DELETE, observed))
-    _count_data(steps, ctx)
+            steps.append(Step(resource, DELETE, observed, data_count=observed.data_count))
+    deleted = {s.resource.key for s in steps if s.action == DELETE}
+    for step in steps:
+        step.by_parent = step.action == DELETE and step.resource.removed_with in deleted
     return Plan("down", steps)
 
 
@@ -169,6 +180,7 @@ def _count_data(steps: list[Step], ctx: Context) -> None:
     if not counted:
         return
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
-        counts = list(pool.map(lambda s: s.resource.count_data(ctx), counted))
+        counts = list(pool.map(
+            lambda s: s.resource.count_data(ctx, s.observed), counted))
     for step, count in zip(counted, counts, strict=True):
         step.data_count = count

@@ -121,3 +121,41 @@ def test_a_cycle_is_reported_not_hung() -> None:
     b = Probe("b", journal, uses=("a",))
     with pytest.raises(RuntimeError, match="dependency cycle"):
         _up(a, b)
+
+
+class Child(Probe):
+    def __init__(self, name: str, journal: list[str], parent: str) -> None:
+        super().__init__(name, journal, depends_on=(parent,))
+        self.removed_with = f"probe:{parent}"
+
+
+class FailingDelete(Probe):
+    def delete(self, ctx: Context, observed: Observed) -> None:
+        raise AwsError("DeleteTopic: throttled (Throttling)", code="Throttling")
+
+
+def _down(*steps: Step) -> dict[str, str]:
+    outcomes = apply(Plan("down", list(steps)), ctx=None)  # type: ignore[arg-type]
+    return {o.step.resource.name: o.status for o in outcomes}
+
+
+def test_what_goes_with_its_parent_costs_no_call_and_is_reported_after_it() -> None:
+    journal: list[str] = []
+    observed = Observed("arn", owned=True)
+    topic, subscription = Probe("topic", journal), Child("subscription", journal, "topic")
+    events: list[str] = []
+    plan = Plan("down", [Step(topic, DELETE, observed),
+                         Step(subscription, DELETE, observed, by_parent=True)])
+    apply(plan, ctx=None,  # type: ignore[arg-type]
+          on_event=lambda e: events.append(f"{e.status} {e.step.resource.name}"))
+    assert journal == ["delete topic"]
+    assert events.index("done topic") < events.index("done subscription")
+
+
+def test_what_goes_with_a_parent_that_failed_is_not_reported_gone() -> None:
+    journal: list[str] = []
+    observed = Observed("arn", owned=True)
+    topic, subscription = FailingDelete("topic", journal), Child("subscription", journal, "topic")
+    assert _down(Step(topic, DELETE, observed),
+                 Step(subscription, DELETE, observed, by_parent=True)) == {
+        "topic": FAILED, "subscription": SKIPPED}

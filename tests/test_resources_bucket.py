@@ -212,3 +212,37 @@ def test_down_deletes_a_bucket_with_object_versions_and_delete_markers(bucket_on
     assert gone.value.response["Error"]["Code"] == "404"
     # And the next `up` would make it anew.
     assert bucket_step(app.plan_up()).action == CREATE
+
+
+def test_down_lists_the_objects_once_and_still_empties_what_arrives_after_the_plan(bucket_only):
+    app = bucket_only
+    s3 = boto3.client("s3")
+    bucket = bucket_name()
+    s3.put_object(Bucket=bucket, Key="uploads/a.jpg", Body=b"a")
+    plan = app.plan_down()
+    assert bucket_step(plan).reason == "holds 1 object versions"
+    # The pipeline is still uploading: an object arrives between the plan and the delete.
+    s3.put_object(Bucket=bucket, Key="uploads/late.jpg", Body=b"late")
+
+    before = app.app.aws.counter.by_operation()
+    outcomes = apply_plan(app, plan)
+    after = app.app.aws.counter.by_operation()
+
+    assert {o.status for o in outcomes if o.step.resource.kind == "bucket"} == {"done"}
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    # The plan's listing was used for the first round; the late object cost one BucketNotEmpty
+    # (moto enforces it like AWS) and one more listing.
+    calls = {op: after.get(op, 0) - before.get(op, 0)
+             for op in ("s3:ListObjectVersions", "s3:DeleteObjects", "s3:DeleteBucket")}
+    assert calls == {"s3:ListObjectVersions": 1, "s3:DeleteObjects": 2, "s3:DeleteBucket": 2}
+
+
+def test_down_of_a_quiet_bucket_lists_its_objects_once(bucket_only):
+    """Counting for the confirmation and emptying share one listing."""
+    app = bucket_only
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket_name(), Key="uploads/a.jpg", Body=b"a")
+    before = app.app.aws.counter.by_operation().get("s3:ListObjectVersions", 0)
+    apply_plan(app, app.plan_down())
+    assert app.app.aws.counter.by_operation()["s3:ListObjectVersions"] - before == 1
+    assert s3.list_buckets()["Buckets"] == []

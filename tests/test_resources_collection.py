@@ -81,9 +81,15 @@ def test_collection_without_the_tag_is_foreign(app, rekognition):
     assert Collection(app.names).read(app.ctx).owned is False
 
 
-def test_faces_are_counted_for_down(app, rekognition):
+def test_faces_are_counted_for_down_from_the_read_alone(app, rekognition):
+    """DescribeCollection's FaceCount is exact: counting for `down` costs no second call (the
+    stubber fails on any call not queued)."""
     expect_describe(rekognition, 1234)
-    assert Collection(app.names).count_data(app.ctx) == 1234
+    expect_tags(rekognition, {"facedetect:stack": "facedetect"})
+    collection = Collection(app.names)
+    observed = collection.read(app.ctx, settings=False)
+    assert observed is not None and observed.owned
+    assert collection.count_data(app.ctx, observed) == 1234
 
 
 def test_delete_and_delete_of_what_is_gone(app, rekognition):

@@ -68,6 +68,9 @@ class Resource(ABC):
     """One AWS resource of the stack. Subclasses set `kind` and implement the five calls."""
 
     kind: ClassVar[str]
+    # The key of a resource whose deletion takes this one with it (a topic its
+    # subscriptions): when both go, this one costs no call of its own.
+    removed_with: str | None = None
     holds_data: ClassVar[bool] = False
     # What count_data counts, for `down`'s "holds 12 items".
     data_unit: ClassVar[str] = "items"
@@ -90,8 +93,10 @@ class Resource(ABC):
         return f"<{type(self).__name__} {self.name}>"
 
     @abstractmethod
-    def read(self, ctx: Context) -> Observed | None:
-        """What exists, or None when absent. Only read calls."""
+    def read(self, ctx: Context, *, settings: bool = True) -> Observed | None:
+        """What exists, or None when absent. Only read calls. `settings=False` (for `down`):
+        only what tells whether it is the stack's and what deleting it needs, not the settings
+        `differences` compares."""
 
     def differences(self, ctx: Context, observed: Observed) -> dict[str, str]:
         """Setting -> human reason, for each setting that differs from the desired one."""
@@ -114,8 +119,9 @@ class Resource(ABC):
     @abstractmethod
     def delete(self, ctx: Context, observed: Observed) -> None: ...
 
-    def count_data(self, ctx: Context) -> int | None:
-        """How much user data the resource holds (kinds with holds_data), for `down`."""
+    def count_data(self, ctx: Context, observed: Observed) -> int | None:
+        """How much user data the resource holds (kinds with holds_data), for `down`. It may
+        keep what it listed in `observed`, for delete."""
         return None
 
     def discovered(self, ctx: Context, observed: Observed) -> list[tuple[Resource, Observed]]:

@@ -31,6 +31,8 @@ ENCRYPTION = {
     ]
 }
 TLS_SID = "DenyInsecureTransport"
+# A pipeline still uploading while `down` runs: give up after this many rounds.
+_EMPTY_ATTEMPTS = 3
 _DELETE_BATCH = 1000
 
 
@@ -44,7 +46,7 @@ class Bucket(Resource):
         self.names = names
 
     # read ------------------------------------------------------------------------------
-    def read(self, ctx: Context) -> Observed | None:
+    def read(self, ctx: Context, *, settings: bool = True) -> Observed | None:
         s3 = ctx.client("s3")
         try:
             tags = tag_dict(s3.get_bucket_tagging(Bucket=self.name)["TagSet"])
@@ -62,6 +64,8 @@ class Bucket(Resource):
             raise
         if not owned_by(tags, self.names):
             return Observed(self.arn, owned=False, detail="exists without the stack's tag")
+        if not settings:
+            return Observed(self.arn, owned=True)
         public, encryption, notification, policy = parallel(
             lambda: self._optional(s3.get_public_access_block, "PublicAccessBlockConfiguration",
                                    "NoSuchPublicAccessBlockConfiguration"),
@@ -90,11 +94,15 @@ class Bucket(Resource):
                 return None
             raise
 
-    def count_data(self, ctx: Context) -> int:
-        """Object versions and delete markers: everything that must go before the bucket."""
+    def count_data(self, ctx: Context, observed: Observed) -> int:
+        """Object versions and delete markers: everything that must go before the bucket.
+        A listing that fits one page is kept for delete, which then need not list again."""
         total = 0
-        for page in ctx.client("s3").pages("list_object_versions", Bucket=self.name):
+        pages = list(ctx.client("s3").pages("list_object_versions", Bucket=self.name))
+        for page in pages:
             total += len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
+        if len(pages) == 1:
+            observed.attrs["versions"] = _versions(pages[0])
         return total
 
     def differences(self, ctx: Context, observed: Observed) -> dict[str, str]:
@@ -173,29 +181,42 @@ class Bucket(Resource):
 
     def delete(self, ctx: Context, observed: Observed) -> None:
         s3 = ctx.client("s3")
+        listed = observed.attrs.get("versions")
+        if listed is not None:
+            self._delete_objects(ctx, listed)
+        # Objects uploaded since the listing make DeleteBucket fail: empty it again, and retry.
+        for attempt in range(_EMPTY_ATTEMPTS):
+            if listed is None or attempt:
+                for page in s3.pages("list_object_versions", Bucket=self.name):
+                    self._delete_objects(ctx, _versions(page))
+            try:
+                s3.delete_bucket(Bucket=self.name)
+                return
+            except AwsError as error:
+                if error.code == "NoSuchBucket":
+                    return
+                if error.code != "BucketNotEmpty" or attempt == _EMPTY_ATTEMPTS - 1:
+                    raise
+
+    def _delete_objects(self, ctx: Context, doomed: list[dict[str, str]]) -> None:
         # Every version and delete marker must go first, or DeleteBucket fails (BucketNotEmpty).
-        for page in s3.pages("list_object_versions", Bucket=self.name):
-            doomed = [
-                {"Key": item["Key"], "VersionId": item["VersionId"]}
-                for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
-            ]
-            for start in range(0, len(doomed), _DELETE_BATCH):
-                result = s3.delete_objects(
-                    Bucket=self.name,
-                    Delete={"Objects": doomed[start:start + _DELETE_BATCH], "Quiet": True},
+        for start in range(0, len(doomed), _DELETE_BATCH):
+            result = ctx.client("s3").delete_objects(
+                Bucket=self.name,
+                Delete={"Objects": doomed[start:start + _DELETE_BATCH], "Quiet": True},
+            )
+            if result.get("Errors"):
+                first = result["Errors"][0]
+                raise AwsError(
+                    f"DeleteObjects: {first.get('Message')} ({first.get('Code')}) for "
+                    f"{first.get('Key')}",
+                    code=str(first.get("Code")), operation="DeleteObjects", service="s3",
                 )
-                if result.get("Errors"):
-                    first = result["Errors"][0]
-                    raise AwsError(
-                        f"DeleteObjects: {first.get('Message')} ({first.get('Code')}) for "
-                        f"{first.get('Key')}",
-                        code=str(first.get("Code")), operation="DeleteObjects", service="s3",
-                    )
-        try:
-            s3.delete_bucket(Bucket=self.name)
-        except AwsError as error:
-            if error.code != "NoSuchBucket":
-                raise
+
+
+def _versions(page: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", [])]
 
 
 def _strip_metadata(response: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ class Collection(Resource):
                 return None
             raise
 
-    def read(self, ctx: Context) -> Observed | None:
+    def read(self, ctx: Context, *, settings: bool = True) -> Observed | None:
         found = self._describe(ctx)
         if found is None:
             return None
@@ -45,11 +45,10 @@ class Collection(Resource):
             detail=f"{faces} face(s), face model {found.get('FaceModelVersion', '?')}",
         )
 
-    def count_data(self, ctx: Context) -> int | None:
+    def count_data(self, ctx: Context, observed: Observed) -> int | None:
         """Faces stored. DescribeCollection's FaceCount is exact (unlike DynamoDB's
-        ItemCount), so one read call is enough."""
-        found = self._describe(ctx)
-        return None if found is None else int(found.get("FaceCount", 0))
+        ItemCount): the read already has it."""
+        return int(observed.attrs["face_count"])
 
     def create(self, ctx: Context) -> None:
         # Tagged in the same call: an interrupted `up` never leaves an untagged collection

@@ -51,7 +51,7 @@ class Function(Resource):
             **SIZING.get(self.module, _DEFAULT_SIZING),
         }
 
-    def read(self, ctx: Context) -> Observed | None:
+    def read(self, ctx: Context, *, settings: bool = True) -> Observed | None:
         try:
             found = ctx.client("lambda").get_function(FunctionName=self.name)
         except AwsError as error:

@@ -47,7 +47,7 @@ class LogGroup(Resource):
             return None
         return None
 
-    def read(self, ctx: Context) -> Observed | None:
+    def read(self, ctx: Context, *, settings: bool = True) -> Observed | None:
         found = self._find(ctx)
         if found is None:
             return None

@@ -40,7 +40,7 @@ class Role(Resource):
         self.inline = inline
         self.managed = tuple(sorted(managed))
 
-    def read(self, ctx: Context) -> Observed | None:
+    def read(self, ctx: Context, *, settings: bool = True) -> Observed | None:
         iam = ctx.client("iam")
         try:
             role = iam.get_role(RoleName=self.name)["Role"]
@@ -51,6 +51,8 @@ class Role(Resource):
         owned = owned_by(tag_dict(role.get("Tags")), self.names)
         if not owned:
             return Observed(role["Arn"], owned=False, detail="exists without the stack's tag")
+        if not settings:
+            return Observed(role["Arn"], owned=True)
         attached, inline_names, inline = parallel(
             lambda: [p["PolicyArn"]
                      for page in iam.pages("list_attached_role_policies", RoleName=self.name)
@@ -144,8 +146,11 @@ class Role(Resource):
 
     def delete(self, ctx: Context, observed: Observed) -> None:
         iam = ctx.client("iam")
-        # DeleteRole fails with DeleteConflict while any policy is attached or inline.
-        self._remove_policies(ctx, observed.attrs["attached"], observed.attrs["inline_names"])
+        # DeleteRole fails with DeleteConflict while any policy is attached or inline. `down`
+        # reads no policies: the stack's own is the one there should be, and a conflict below
+        # finds any other.
+        self._remove_policies(ctx, observed.attrs.get("attached", list(self.managed)),
+                              observed.attrs.get("inline_names", [INLINE_POLICY_NAME]))
         try:
             iam.delete_role(RoleName=self.name)
         except AwsError as error:
@@ -164,9 +169,17 @@ class Role(Resource):
 
     def _remove_policies(self, ctx: Context, attached: list[str], inline: list[str]) -> None:
         iam = ctx.client("iam")
+
+        def gone_already(call: Any) -> None:
+            try:
+                call()
+            except AwsError as error:
+                if error.code != "NoSuchEntity":  # never put (an interrupted up), or removed
+                    raise
+
         parallel(
-            *[lambda a=arn: iam.detach_role_policy(RoleName=self.name, PolicyArn=a)
-              for arn in attached],
-            *[lambda n=name: iam.delete_role_policy(RoleName=self.name, PolicyName=n)
-              for name in inline],
+            *[lambda a=arn: gone_already(lambda: iam.detach_role_policy(
+                RoleName=self.name, PolicyArn=a)) for arn in attached],
+            *[lambda n=name: gone_already(lambda: iam.delete_role_policy(
+                RoleName=self.name, PolicyName=n)) for name in inline],
         )

@@ -42,7 +42,7 @@ class Rule(Resource):
         # No Input/InputPath: the execution's input is the whole S3 event.
         return {"Id": TARGET_ID, "Arn": self.names.state_machine_arn, "RoleArn": self.role_arn}
 
-    def read(self, ctx: Context) -> Observed | None:
+    def read(self, ctx: Context, *, settings: bool = True) -> Observed | None:
         events = ctx.client("events")
         try:
             rule = events.describe_rule(Name=self.name)

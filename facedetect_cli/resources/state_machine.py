@@ -79,7 +79,7 @@ class StateMachine(Resource):
             "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": f"{group}:*"}}],
         }
 
-    def read(self, ctx: Context) -> Observed | None:
+    def read(self, ctx: Context, *, settings: bool = True) -> Observed | None:
         sfn = ctx.client("stepfunctions")
         try:
             found = sfn.describe_state_machine(stateMachineArn=self.arn)

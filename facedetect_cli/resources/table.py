@@ -18,7 +18,7 @@ class Table(Resource):
         super().__init__(names.table, names.table_arn)
         self.names = names
 
-    def read(self, ctx: Context) -> Observed | None:
+    def read(self, ctx: Context, *, settings: bool = True) -> Observed | None:
         dynamodb = ctx.client("dynamodb")
         try:
             table = dynamodb.describe_table(TableName=self.name)["Table"]
@@ -39,7 +39,7 @@ class Table(Resource):
             },
         )
 
-    def count_data(self, ctx: Context) -> int:
+    def count_data(self, ctx: Context, observed: Observed) -> int:
         """Items held. DescribeTable's ItemCount lags by hours, so count with a scan; the
         table is the pipeline's own and small next to the images it describes."""
         total = 0

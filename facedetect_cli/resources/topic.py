@@ -38,7 +38,7 @@ class Topic(Resource):
         self.names = names
         self.emails = emails
 
-    def read(self, ctx: Context) -> Observed | None:
+    def read(self, ctx: Context, *, settings: bool = True) -> Observed | None:
         found = ctx.memo(("topic", self.arn), lambda: _read_topic(ctx, self.arn))
         if found is None:
             return None
@@ -79,6 +79,7 @@ class Subscription(Resource):
         self.topic_arn = names.topic_arn(topic)
         super().__init__(email, self.topic_arn, depends_on=[f"topic:{topic}"])
         self.names = names
+        self.removed_with = f"topic:{topic}"  # DeleteTopic removes its subscriptions
 
     @property
     def key(self) -> str:
@@ -94,7 +95,7 @@ class Subscription(Resource):
             detail=f"to {self.topic}" + (", pending confirmation" if pending else ", confirmed"),
         )
 
-    def read(self, ctx: Context) -> Observed | None:
+    def read(self, ctx: Context, *, settings: bool = True) -> Observed | None:
         found = ctx.memo(("topic", self.topic_arn), lambda: _read_topic(ctx, self.topic_arn))
         if found is None:
             return None
