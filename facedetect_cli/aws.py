@@ -374,6 +374,12 @@ class AwsSession:
         time.sleep(self.latency_s)
 
     def client(self, service: str) -> Client:
+        # Without the lock once made: every API call asks, from many threads at once, and none
+        # should wait while another service's client is being made. Clients are made one at a
+        # time: a botocore session is not safe to make two at once from.
+        found = self._clients.get(service)
+        if found is not None:
+            return found
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = Client(self._raw_client(service), service)
