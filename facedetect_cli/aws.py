@@ -168,6 +168,13 @@ def translate_error(exc: Exception, service: str, operation: str) -> FacedetectE
     raise exc
 
 
+# The first paginator or waiter of any client makes botocore's loader look for that kind of
+# model in every service's directory (about 400, 50 ms). The loader caches the answer, but
+# only once it has one: fifteen threads asking at once each did the whole search, a second of
+# CPU in all. One at a time, the first searches and the others find the cache.
+_MODEL_LOCK = threading.Lock()
+
+
 class Client:
     """A botocore client whose calls raise the tool's errors instead of botocore's."""
 
@@ -195,14 +202,18 @@ class Client:
     def pages(self, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         api_name = self._raw.meta.method_to_api_mapping.get(operation, operation)
         try:
-            yield from self._raw.get_paginator(operation).paginate(**kwargs)
+            with _MODEL_LOCK:
+                paginator = self._raw.get_paginator(operation)
+            yield from paginator.paginate(**kwargs)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise translate_error(exc, self.service, api_name) from exc
 
     def wait(self, waiter: str, *, delay: float = 1, max_attempts: int = 120,
              **kwargs: Any) -> None:
         try:
-            self._raw.get_waiter(waiter).wait(
+            with _MODEL_LOCK:
+                found = self._raw.get_waiter(waiter)
+            found.wait(
                 **kwargs, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts}
             )
         except botocore.exceptions.BotoCoreError as exc:
