@@ -14,6 +14,7 @@ from facedetect_cli.resources.base import (
     Resource,
     canonical_json,
     owned_by,
+    parallel,
     tag_dict,
     tag_list,
 )
@@ -50,14 +51,17 @@ class Rule(Resource):
             if error.code == "ResourceNotFoundException":
                 return None
             raise
-        tags = tag_dict(events.list_tags_for_resource(ResourceARN=rule["Arn"]).get("Tags"))
+        # Both at once: the targets are needed whenever the rule is the stack's (to compare,
+        # or to remove before DeleteRule), and are one wasted read when it is not.
+        arn = rule["Arn"]
+        tags, targets = parallel(
+            lambda: tag_dict(events.list_tags_for_resource(ResourceARN=arn).get("Tags")),
+            lambda: [{k: t.get(k) for k in ("Id", "Arn", "RoleArn")}
+                     for page in events.pages("list_targets_by_rule", Rule=self.name)
+                     for t in page.get("Targets", [])],
+        )
         if not owned_by(tags, self.names):
             return Observed(rule["Arn"], owned=False, detail="exists without the stack's tag")
-        targets = [
-            {k: t.get(k) for k in ("Id", "Arn", "RoleArn")}
-            for page in events.pages("list_targets_by_rule", Rule=self.name)
-            for t in page.get("Targets", [])
-        ]
         return Observed(
             rule["Arn"],
             owned=True,

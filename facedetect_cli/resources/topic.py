@@ -6,7 +6,15 @@ from typing import Any
 
 from facedetect_cli.errors import AwsError
 from facedetect_cli.naming import Names
-from facedetect_cli.resources.base import Context, Observed, Resource, owned_by, tag_dict, tag_list
+from facedetect_cli.resources.base import (
+    Context,
+    Observed,
+    Resource,
+    owned_by,
+    parallel,
+    tag_dict,
+    tag_list,
+)
 
 PENDING = "PendingConfirmation"
 
@@ -21,12 +29,13 @@ def _read_topic(ctx: Context, arn: str) -> dict[str, Any] | None:
         if error.code in ("NotFound", "NotFoundException"):
             return None
         raise
-    tags = tag_dict(sns.list_tags_for_resource(ResourceArn=arn).get("Tags"))
-    subscriptions = [
-        subscription
-        for page in sns.pages("list_subscriptions_by_topic", TopicArn=arn)
-        for subscription in page.get("Subscriptions", [])
-    ]
+    # Both at once: neither depends on the other, and the topic is known to exist.
+    tags, subscriptions = parallel(
+        lambda: tag_dict(sns.list_tags_for_resource(ResourceArn=arn).get("Tags")),
+        lambda: [subscription
+                 for page in sns.pages("list_subscriptions_by_topic", TopicArn=arn)
+                 for subscription in page.get("Subscriptions", [])],
+    )
     return {"tags": tags, "subscriptions": subscriptions}
 
 
