@@ -40,6 +40,7 @@ class Function(Resource):
         self.role_arn = names.role_arn(role)
         self.title = title
         self.environment = environment
+        self._state_at_create: str | None = None
 
     def desired(self) -> dict[str, Any]:
         return {
@@ -95,7 +96,7 @@ class Function(Resource):
     def create(self, ctx: Context) -> None:
         lam = ctx.client("lambda")
         # Right after its role is created, Lambda cannot assume it yet (IAM propagation).
-        retry_while(
+        created = retry_while(
             lambda: lam.create_function(
                 FunctionName=self.name,
                 Code={"ZipFile": self._code(ctx)},
@@ -107,9 +108,13 @@ class Function(Resource):
             is_iam_propagation_error,
             ctx.sleep,
         )
+        self._state_at_create = created.get("State")
 
     def settle(self, ctx: Context) -> None:
-        ctx.client("lambda").wait("function_active_v2", FunctionName=self.name)
+        # AWS answers Pending and the function turns Active seconds later; an answer of Active
+        # (moto's) needs no poll.
+        if self._state_at_create != "Active":
+            ctx.client("lambda").wait("function_active_v2", FunctionName=self.name)
 
     def update(self, ctx: Context, observed: Observed, fields: set[str]) -> None:
         lam = ctx.client("lambda")
