@@ -644,10 +644,11 @@ def zip_sizes() -> dict[str, dict[str, Any]]:
 
 def process_floor(runs: int, env: dict[str, str], cwd: Path, url: str,
                   services: list[str]) -> float:
-    """A Python process that imports boto3 and makes the clients `up` uses, calling nothing:
-    the part of every facedetect command that no API work can remove."""
-    code = ("import boto3; s = boto3.session.Session(); "
-            f"[s.client(x, endpoint_url={url!r}) for x in {services!r}]")
+    """A Python process that imports botocore (as facedetect does; boto3 would add s3transfer)
+    and makes the clients `up` uses, calling nothing: the part of every facedetect command that
+    no API work can remove."""
+    code = ("import botocore.session; s = botocore.session.Session(); "
+            f"[s.create_client(x, endpoint_url={url!r}) for x in {services!r}]")
     return median([timed([sys.executable, "-c", code], env=env, cwd=cwd).wall_s
                    for _ in range(runs)])
 
@@ -784,7 +785,7 @@ def report(results: dict[str, Any]) -> str:
     if varied:
         add(f"  note: with latency, other calls were made by: {', '.join(varied)}")
     services = results["process_floor_services"]
-    add(f"  process floor: python + import boto3 + {len(services)} clients, no call: "
+    add(f"  process floor: python + import botocore + {len(services)} clients, no call: "
         f"{results['process_floor_s']:.3f} s")
     add("")
     add("3. Against the tutorial's manual path (one `aws` process per step)")
