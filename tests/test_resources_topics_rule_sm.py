@@ -22,7 +22,8 @@ TOPICS = {
 STATE_MACHINE_ARN = (
     f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:facedetect-FaceRecognitionWorkflow"
 )
-FIXTURE_EVENT = Path("/work/shared/fixtures/s3-object-created.eventbridge.json")
+# The shared S3 "Object Created" fixture, as the handler tests keep it in the repository.
+FIXTURE_EVENT = Path(__file__).parent / "handlers/fixtures/s3-object-created.eventbridge.json"
 LAMBDA_TRANSIENT = {"Lambda.ServiceException", "Lambda.AWSLambdaException",
                     "Lambda.SdkClientException", "Lambda.ClientExecutionTimeoutException",
                     "Lambda.TooManyRequestsException"}
