@@ -6,6 +6,9 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import boto3
+import botocore.loaders
+import botocore.session
 import moto.iam.models
 import pytest
 from click.testing import CliRunner, Result
@@ -57,9 +60,19 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
 
 
+_MODELS = botocore.loaders.create_loader()
+
+
 @pytest.fixture
-def aws() -> Iterator[None]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
+        # Speed only: moto resets boto3's default session at each mock, and a new session
+        # parses every service model again; this one shares one loader across the tests, so
+        # the tests' own boto3.client(...) calls parse each model once.
+        session = botocore.session.get_session()
+        session.register_component("data_loader", _MODELS)
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION",
+                            boto3.session.Session(botocore_session=session))
         yield
 
 

@@ -11,12 +11,13 @@ import time
 from pathlib import Path
 
 import boto3
-import botocore.loaders
-import botocore.session
 import click.testing
 import pytest
 
 from facedetect_cli import __version__, aws
+
+# Every test here runs against moto in process.
+pytestmark = pytest.mark.usefixtures("aws")
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -24,16 +25,6 @@ EMAIL = "dev@example.com"
 REPO = Path(__file__).resolve().parents[1]
 SERVICES = ("s3", "dynamodb", "sns", "iam", "lambda", "stepfunctions", "events")
 
-_LOADER = botocore.loaders.create_loader()
-
-
-@pytest.fixture(autouse=True)
-def _shared_models(aws, monkeypatch):
-    """Speed only: moto resets boto3's default session at each mock, and a new session parses
-    every service model again; this one shares one loader, so each model is parsed once."""
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _LOADER)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3.session.Session(botocore_session=session))
 
 
 @pytest.fixture

@@ -8,32 +8,25 @@ from __future__ import annotations
 import json
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 from conftest import ACCOUNT, REGION, json_out
 
 from facedetect_cli.plan import CREATE, DELETE, FOREIGN, UPDATE, plan_down, plan_up
+
+# Every test here runs against moto in process.
+pytestmark = pytest.mark.usefixtures("aws")
 
 FUNCTIONS = ("DetectFacesLambda", "StoreMetadataLambda", "SendNotificationLambda")
 FUNCTION_GROUPS = [f"/aws/lambda/facedetect-{f}" for f in FUNCTIONS]
 MACHINE_GROUP = "/aws/vendedlogs/states/facedetect-FaceRecognitionWorkflow"
 MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:facedetect-FaceRecognitionWorkflow"
 TAGS = {"facedetect:stack": "facedetect"}
-_LOADER = botocore.loaders.create_loader()
 LOG_DELIVERY = sorted([
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
     "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"])
 
 
-@pytest.fixture(autouse=True)
-def _shared_models(aws, monkeypatch):
-    """Speed only: moto resets boto3's default session at each mock, and a new session parses
-    every service model again; this one shares one loader, so each model is parsed once."""
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _LOADER)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3.session.Session(botocore_session=session))
 
 
 def group_arn(group: str) -> str:

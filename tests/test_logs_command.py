@@ -11,12 +11,13 @@ import time
 from datetime import UTC, datetime
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 from conftest import json_out
 
 from facedetect_cli.logs import LATE_MS, POLL_INTERVAL_S
+
+# Every test here runs against moto in process.
+pytestmark = pytest.mark.usefixtures("aws")
 
 GROUPS = {
     "detect": "/aws/lambda/facedetect-DetectFacesLambda",
@@ -26,16 +27,6 @@ GROUPS = {
 HANDLERS = {"detect": "detect_faces", "store": "store_metadata", "notify": "send_notification"}
 BASE = int(time.time() * 1000) - 5 * 60_000  # five minutes ago: inside the default 10m
 
-_LOADER = botocore.loaders.create_loader()
-
-
-@pytest.fixture(autouse=True)
-def _shared_models(aws, monkeypatch):
-    """Speed only: moto resets boto3's default session at each mock, and a new session parses
-    every service model again; this one shares one loader, so each model is parsed once."""
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _LOADER)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3.session.Session(botocore_session=session))
 
 
 def make_groups(*functions: str) -> None:

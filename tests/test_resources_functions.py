@@ -9,8 +9,6 @@ import zipfile
 from pathlib import Path
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 
 from facedetect_cli.app import StackApp
@@ -20,21 +18,14 @@ from facedetect_cli.config import Connection, StackConfig
 from facedetect_cli.packaging import code_sha256
 from facedetect_cli.plan import UNCHANGED, UPDATE
 
+# Every test here runs against moto in process.
+pytestmark = pytest.mark.usefixtures("aws")
+
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"  # moto's default account
 EMAIL = "dev@example.com"
 REPO = Path(__file__).resolve().parents[1]
 
-_LOADER = botocore.loaders.create_loader()
-
-
-@pytest.fixture(autouse=True)
-def _shared_models(aws, monkeypatch):
-    """Speed only: moto resets boto3's default session at each mock, and a new session parses
-    every service model again; this one shares one loader, so each model is parsed once."""
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _LOADER)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3.session.Session(botocore_session=session))
 
 
 FUNCTIONS = {

@@ -9,9 +9,10 @@ import json
 import zipfile
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
+
+# Every test here runs against moto in process.
+pytestmark = pytest.mark.usefixtures("aws")
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -21,16 +22,6 @@ TRUST_LAMBDA = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Action": "sts:AssumeRole"}]})
 TRUST_STATES = TRUST_LAMBDA.replace("lambda.amazonaws.com", "states.amazonaws.com")
 
-_LOADER = botocore.loaders.create_loader()
-
-
-@pytest.fixture(autouse=True)
-def _shared_models(aws, monkeypatch):
-    """Speed only: moto resets boto3's default session at each mock, and a new session parses
-    every service model again; this one shares one loader, so each model is parsed once."""
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _LOADER)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3.session.Session(botocore_session=session))
 
 
 

@@ -7,27 +7,18 @@ from __future__ import annotations
 import json
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 
 from facedetect_cli.plan import DELETE, UNCHANGED, UPDATE, plan_down, plan_up
+
+# Every test here runs against moto in process.
+pytestmark = pytest.mark.usefixtures("aws")
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"  # moto's default account
 BUCKET = f"facedetect-images-{ACCOUNT}-{REGION}"
 INLINE = "facedetect-least-privilege"
 
-_LOADER = botocore.loaders.create_loader()
-
-
-@pytest.fixture(autouse=True)
-def _shared_models(aws, monkeypatch):
-    """Speed only: moto resets boto3's default session at each mock, and a new session parses
-    every service model again; this one shares one loader, so each model is parsed once."""
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _LOADER)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3.session.Session(botocore_session=session))
 
 
 
