@@ -64,11 +64,7 @@ COLLECTION_ID, MAX_FACES = load_config()
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    with pipeline_common.invocation_log("add_face_to_index", context) as log:
-        image = pipeline_common.detection_image(event)
-        log["bucket"] = image["bucket"]
-        log["key"] = image["key"]
-        log["faceCount"] = image["faceCount"]
+    with pipeline_common.feature_invocation("add_face_to_index", event, context) as (image, log):
         result = index(image)
         log["indexed"] = len(result["faceIds"])
         return result

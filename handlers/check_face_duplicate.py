@@ -51,11 +51,7 @@ COLLECTION_ID, MATCH_THRESHOLD = load_config()
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    with pipeline_common.invocation_log("check_face_duplicate", context) as log:
-        image = pipeline_common.detection_image(event)
-        log["bucket"] = image["bucket"]
-        log["key"] = image["key"]
-        log["faceCount"] = image["faceCount"]
+    with pipeline_common.feature_invocation("check_face_duplicate", event, context) as (image, log):
         result = check(image)
         log["duplicate"] = result["duplicate"]
         return result

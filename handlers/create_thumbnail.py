@@ -56,11 +56,7 @@ THUMBNAIL_PREFIX = load_config()
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    with pipeline_common.invocation_log("create_thumbnail", context) as log:
-        image = pipeline_common.detection_image(event)
-        log["bucket"] = image["bucket"]
-        log["key"] = image["key"]
-        log["faceCount"] = image["faceCount"]
+    with pipeline_common.feature_invocation("create_thumbnail", event, context) as (image, log):
         result = create_thumbnails(image)
         log["thumbnails"] = len(result["keys"])
         return result

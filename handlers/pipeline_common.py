@@ -222,6 +222,20 @@ def detection_image(payload: Any) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def feature_invocation(
+    handler: str, event: Any, context: Any
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """invocation_log for a feature handler: the image its input describes, and the log
+    record with the image's bucket, key and face count already filled in."""
+    with invocation_log(handler, context) as log:
+        image = detection_image(event)
+        log["bucket"] = image["bucket"]
+        log["key"] = image["key"]
+        log["faceCount"] = image["faceCount"]
+        yield image, log
+
+
 def rekognition_s3_image(image: Mapping[str, Any]) -> dict[str, Any]:
     """Rekognition's Image parameter for the object (its version when the event named one)."""
     s3_object = {"Bucket": image["bucket"], "Name": image["key"]}
