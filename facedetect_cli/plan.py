@@ -120,10 +120,6 @@ def assess(resources: list[Resource], observations: dict[str, Observation],
     return readings
 
 
-def read_stack(resources: list[Resource], ctx: Context) -> list[Reading]:
-    return assess(resources, observe(resources, ctx), ctx)
-
-
 def plan_up(resources: list[Resource], ctx: Context, *,
             remove: list[Resource] | None = None,
             observations: dict[str, Observation] | None = None) -> Plan:

@@ -16,9 +16,11 @@ from moto import mock_aws
 
 from facedetect_cli import runner
 from facedetect_cli.app import StackApp
+from facedetect_cli.apply import Outcome
 from facedetect_cli.cli import cli
 from facedetect_cli.config import Connection, StackConfig
 from facedetect_cli.emulator import patch_moto
+from facedetect_cli.plan import Plan, plan_down, plan_up
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -118,3 +120,24 @@ def invoke(aws: None, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch) -> Callab
 
 def json_out(result: Result) -> dict[str, Any]:
     return json.loads(result.stdout)
+
+
+class OneKind:
+    """The engine's own planner and executor on the resources of one kind only: what the
+    repair and delete tests of a kind need, without reading and writing the rest of the stack
+    each time."""
+
+    def __init__(self, app: StackApp, kind: str) -> None:
+        self.app = app
+        self.aws = app.aws
+        self.resources = [r for r in app.resources if r.kind == kind]
+
+    def plan_up(self) -> Plan:
+        return plan_up(self.resources, self.app.ctx)
+
+    def plan_down(self) -> Plan:
+        return plan_down(self.resources, self.app.ctx)
+
+    def apply(self, plan: Plan) -> list[Outcome]:
+        return self.app.apply(plan)
+

@@ -8,8 +8,9 @@ import json
 
 import boto3
 import pytest
+from conftest import OneKind
 
-from facedetect_cli.plan import CREATE, DELETE, UNCHANGED, UPDATE, plan_down, plan_up
+from facedetect_cli.plan import CREATE, DELETE, UNCHANGED, UPDATE
 
 # Every test here runs against moto in process.
 pytestmark = pytest.mark.usefixtures("aws")
@@ -35,27 +36,11 @@ def up(app):
     return apply_plan(app, app.plan_up())
 
 
-class BucketOnly:
-    """The engine's own planner and executor on a stack of just the bucket: what the repair and
-    delete tests need, without reading and writing the fourteen other resources each time."""
-
-    def __init__(self, app):
-        self.app = app
-        self.resources = [r for r in app.resources if r.kind == "bucket"]
-
-    def plan_up(self):
-        return plan_up(self.resources, self.app.ctx)
-
-    def plan_down(self):
-        return plan_down(self.resources, self.app.ctx)
-
-    def apply(self, plan):
-        return self.app.apply(plan)
 
 
 @pytest.fixture
 def bucket_only(app):
-    stack = BucketOnly(app)
+    stack = OneKind(app, "bucket")
     apply_plan(stack, stack.plan_up())
     return stack
 
@@ -215,9 +200,9 @@ def test_down_lists_the_objects_once_and_still_empties_what_arrives_after_the_pl
     # The pipeline is still uploading: an object arrives between the plan and the delete.
     s3.put_object(Bucket=bucket, Key="uploads/late.jpg", Body=b"late")
 
-    before = app.app.aws.counter.by_operation()
+    before = app.aws.counter.by_operation()
     outcomes = apply_plan(app, plan)
-    after = app.app.aws.counter.by_operation()
+    after = app.aws.counter.by_operation()
 
     assert {o.status for o in outcomes if o.step.resource.kind == "bucket"} == {"done"}
     assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
@@ -233,7 +218,7 @@ def test_down_of_a_quiet_bucket_lists_its_objects_once(bucket_only):
     app = bucket_only
     s3 = boto3.client("s3")
     s3.put_object(Bucket=bucket_name(), Key="uploads/a.jpg", Body=b"a")
-    before = app.app.aws.counter.by_operation().get("s3:ListObjectVersions", 0)
+    before = app.aws.counter.by_operation().get("s3:ListObjectVersions", 0)
     apply_plan(app, app.plan_down())
-    assert app.app.aws.counter.by_operation()["s3:ListObjectVersions"] - before == 1
+    assert app.aws.counter.by_operation()["s3:ListObjectVersions"] - before == 1
     assert s3.list_buckets()["Buckets"] == []

@@ -8,8 +8,9 @@ import json
 
 import boto3
 import pytest
+from conftest import OneKind
 
-from facedetect_cli.plan import DELETE, UNCHANGED, UPDATE, plan_down, plan_up
+from facedetect_cli.plan import DELETE, UNCHANGED, UPDATE
 
 # Every test here runs against moto in process.
 pytestmark = pytest.mark.usefixtures("aws")
@@ -83,28 +84,11 @@ def apply_plan(app, plan):
     return outcomes
 
 
-class RolesOnly:
-    """The engine's own planner and executor on a stack of just the five roles: what the drift
-    and delete tests need, without the ten other resources each time."""
-
-    def __init__(self, app):
-        self.app = app
-        self.aws = app.aws
-        self.resources = [r for r in app.resources if r.kind == "role"]
-
-    def plan_up(self):
-        return plan_up(self.resources, self.app.ctx)
-
-    def plan_down(self):
-        return plan_down(self.resources, self.app.ctx)
-
-    def apply(self, plan):
-        return self.app.apply(plan)
 
 
 @pytest.fixture
 def roles_only(app):
-    stack = RolesOnly(app)
+    stack = OneKind(app, "role")
     apply_plan(stack, stack.plan_up())
     return stack
 

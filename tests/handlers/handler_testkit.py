@@ -23,6 +23,16 @@ BUCKET = "facedetect-images-123456789012-eu-central-1"
 TABLE = "facedetect-test-faces"
 FIXTURE_KEY = "uploads/team photo 2026.jpg"
 FIXTURE_VERSION = "Qx7.pL2aR9nT4vW8yZ1bC3dE5fG6hJ0k"
+# The uploaded object as the fixture event describes it, and as every step passes it on.
+FIXTURE_OBJECT = {
+    "bucket": BUCKET,
+    "key": FIXTURE_KEY,
+    "version": FIXTURE_VERSION,
+    "etag": "9f2b1a6c0d3e4f5a6b7c8d9e0f1a2b3c",
+    "size": 734211,
+    "sequencer": "00675A2B3C4D5E6F70",
+    "eventTime": "2026-11-28T09:15:42Z",
+}
 FAKE_SECRET = "fake-secret-key-for-tests"
 STATE_LIMIT = 262_144  # Step Functions: 256 KiB per state input/output
 ITEM_LIMIT = 400 * 1024  # DynamoDB: 400 KB per item

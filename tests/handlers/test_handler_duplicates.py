@@ -9,7 +9,14 @@ import uuid
 import pipeline_common
 import pytest
 from botocore.exceptions import ClientError
-from handler_testkit import BUCKET, FIXTURE_KEY, FIXTURE_VERSION, import_fresh, log_lines
+from handler_testkit import (
+    BUCKET,
+    FIXTURE_KEY,
+    FIXTURE_OBJECT,
+    FIXTURE_VERSION,
+    import_fresh,
+    log_lines,
+)
 
 COLLECTION = "facedetect-rider-photos"
 
@@ -31,13 +38,9 @@ def add_face_to_index(aws, monkeypatch):
 def detection(key=FIXTURE_KEY, version=FIXTURE_VERSION, faces=2):
     """A Detect Faces summary (the input of every feature handler)."""
     return {
-        "bucket": BUCKET,
+        **FIXTURE_OBJECT,
         "key": key,
         "version": version,
-        "etag": "9f2b1a6c0d3e4f5a6b7c8d9e0f1a2b3c",
-        "size": 734211,
-        "sequencer": "00675A2B3C4D5E6F70",
-        "eventTime": "2026-11-28T09:15:42Z",
         "detectedAt": "2026-11-28T09:15:43.512Z",
         "faceCount": faces,
         "faces": [{"box": [0.1 * i, 0.2, 0.1, 0.15], "conf": 99.9} for i in range(faces)],

@@ -10,6 +10,7 @@ from botocore.stub import Stubber
 from handler_testkit import (
     BUCKET,
     FIXTURE_KEY,
+    FIXTURE_OBJECT,
     FIXTURE_VERSION,
     ITEM_LIMIT,
     dynamodb_item_size,
@@ -18,13 +19,7 @@ from handler_testkit import (
 )
 
 SUMMARY = {
-    "bucket": BUCKET,
-    "key": FIXTURE_KEY,
-    "version": FIXTURE_VERSION,
-    "etag": "9f2b1a6c0d3e4f5a6b7c8d9e0f1a2b3c",
-    "size": 734211,
-    "sequencer": "00675A2B3C4D5E6F70",
-    "eventTime": "2026-11-28T09:15:42Z",
+    **FIXTURE_OBJECT,
     "detectedAt": "2026-11-28T09:15:43.512Z",
     "faceCount": 2,
     "faces": [
