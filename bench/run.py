@@ -4,9 +4,9 @@
     python bench/run.py [--runs N] [--latency-ms 100] [--probe-latency-ms 1000]
                         [--json FILE] [--aws-cli PATH] [--no-manual]
 
-It starts the embedded emulator (`python -m facedetect_cli.emulator`) as a separate process on a
-free port, runs the installed `facedetect` command (the one next to this interpreter) in
-subprocesses against it, and reports:
+It starts the embedded emulator (`python -m facedetect_cli.local.emulator`) as a separate
+process on a free port, runs the installed `facedetect` command (the one next to this
+interpreter) in subprocesses against it, and reports:
 
 1. the API calls of `up` from empty, `up` unchanged, `status` and `down`, by service and
    operation, split into reads and writes (`--debug` lines, checked against `--output json`);
@@ -53,9 +53,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from facedetect_cli.assets import Assets
-from facedetect_cli.aws import is_read
-from facedetect_cli.naming import FUNCTION_BASENAMES
+from facedetect_cli.aws.hooks import is_read
+from facedetect_cli.build.assets import Assets
+from facedetect_cli.engine.naming import FUNCTION_BASENAMES
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"  # moto's account
@@ -230,7 +230,7 @@ class Emulator:
         self.log_path = workdir / "emulator.log"
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "facedetect_cli.emulator", "--port", str(self.port)],
+            [sys.executable, "-m", "facedetect_cli.local.emulator", "--port", str(self.port)],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=clean_env(workdir),
         )
@@ -582,7 +582,8 @@ def help_times(facedetect: str, runs: int, env: dict[str, str], cwd: Path) -> di
             raise RuntimeError(f"facedetect --help failed:\n{tail(done.stderr)}")
         walls.append(done.wall_s)
     bare = [timed([sys.executable, "-c", "pass"], env=env, cwd=cwd).wall_s for _ in range(runs)]
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import facedetect_cli.cli"],
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                           "import facedetect_cli.cli.main"],
                           capture_output=True, text=True, env=env, cwd=cwd, check=True)
     imported = set()
     for line in done.stderr.splitlines():
@@ -806,7 +807,7 @@ def report(results: dict[str, Any]) -> str:
     add("4. Start-up, handlers, zips")
     h = results["help"]
     add(f"  facedetect --help {h['median_s']:.3f} s (bare python {h['python_bare_s']:.3f} s); "
-        "imported by facedetect_cli.cli: "
+        "imported by facedetect_cli.cli.main: "
         f"{', '.join(h['heavy_imports']) or 'none of ' + '/'.join(HEAVY_MODULES)}")
     for name, t in results["handler_imports"].items():
         size = results["zips"].get(name)

@@ -1,3 +1,3 @@
-from facedetect_cli.cli import main
+from facedetect_cli.cli.main import main
 
 main()

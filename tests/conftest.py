@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,13 +17,15 @@ import pytest
 from click.testing import CliRunner, Result
 from moto import mock_aws
 
-from facedetect_cli import runner
-from facedetect_cli.app import StackApp
-from facedetect_cli.apply import Outcome
-from facedetect_cli.cli import cli
-from facedetect_cli.config import Connection, StackConfig
-from facedetect_cli.emulator import patch_moto
-from facedetect_cli.plan import Plan, plan_down, plan_up
+from facedetect_cli.aws.connection import Connection
+from facedetect_cli.build import wheels
+from facedetect_cli.cli import runner
+from facedetect_cli.cli.main import cli
+from facedetect_cli.engine.app import StackApp
+from facedetect_cli.engine.apply import Outcome
+from facedetect_cli.engine.config import StackConfig
+from facedetect_cli.engine.plan import Plan, plan_down, plan_up
+from facedetect_cli.local.emulator import patch_moto
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -141,3 +146,16 @@ class OneKind:
     def apply(self, plan: Plan) -> list[Outcome]:
         return self.app.apply(plan)
 
+
+def fake_wheel(folder: Path, target: wheels.Target, version: str = wheels.PILLOW_VERSION) -> Path:
+    machine = wheels.MACHINES[target.architecture]
+    name = (f"pillow-{version}-{target.abi}-{target.abi}-"
+            f"manylinux_2_27_{machine}.manylinux_2_28_{machine}.whl")
+    folder.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("PIL/__init__.py", "# fake\n")
+        archive.writestr(f"PIL/_imaging.{target.abi}-{machine}-linux-gnu.so", b"\x7fELF")
+        archive.writestr(f"pillow-{version}.dist-info/METADATA", "Name: pillow\n")
+    (folder / name).write_bytes(buffer.getvalue())
+    return folder / name

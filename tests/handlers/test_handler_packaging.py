@@ -18,7 +18,7 @@ HANDLER_FILES = [
     "create_thumbnail.py",
 ]
 ALLOWED_THIRD_PARTY = {"boto3", "botocore"}
-# Packages the packager adds to one handler's zip (facedetect_cli.wheels.HANDLER_PACKAGES).
+# Packages the packager adds to one handler's zip (facedetect_cli.build.wheels.HANDLER_PACKAGES).
 PACKAGED = {"create_thumbnail.py": {"PIL"}}
 SHARED_MODULE = "pipeline_common"
 

@@ -1,5 +1,5 @@
 """The handlers chained through the composed definition of each feature set (duplicates,
-thumbnails, both), as facedetect_cli.workflow builds it: Parallel, ResultSelector and Store
+thumbnails, both), as facedetect_cli.build.workflow builds it: Parallel, ResultSelector and Store
 Metadata's Parameters included. Like test_handler_pipeline.py, a small interpreter walks the
 definition and calls the handlers in-process against moto, with Rekognition stubbed."""
 
@@ -24,8 +24,8 @@ from handler_testkit import (
 PIL = pytest.importorskip("PIL", reason="Pillow is a test dependency: pip install '.[test]'")
 from PIL import Image  # noqa: E402
 
-from facedetect_cli import workflow  # noqa: E402
-from facedetect_cli.assets import Assets  # noqa: E402
+from facedetect_cli.build import workflow  # noqa: E402
+from facedetect_cli.build.assets import Assets  # noqa: E402
 
 COLLECTION = "facedetect-test-rider-photos"
 ACCOUNT_ARN = "arn:aws:lambda:eu-central-1:123456789012:function:facedetect-test-"

@@ -1,0 +1,92 @@
+"""botocore's exceptions turned into the tool's own errors: one clear line each."""
+
+from __future__ import annotations
+
+import botocore.exceptions
+
+from facedetect_cli.errors import AwsError, CredentialsError, FacedetectError, InputError
+
+_EXPIRED_CODES = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "TokenRefreshRequired",
+}
+_INVALID_CREDENTIAL_CODES = {
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AuthFailure",
+}
+_ACCESS_DENIED_CODES = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "AuthorizationError",
+    "UnauthorizedOperation",
+    "Forbidden",
+}
+# IAM action prefixes differ from botocore's service names for a few services.
+_ACTION_PREFIX = {"stepfunctions": "states", "sfn": "states", "eventbridge": "events"}
+
+
+def translate_error(exc: Exception, service: str, operation: str) -> FacedetectError:
+    """One clear line for any botocore failure: what was being done, AWS's message, what to do."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message") or code)
+        if code in _EXPIRED_CODES:
+            return CredentialsError(
+                f"AWS credentials have expired ({code}): refresh them "
+                "(for example `aws sso login`) and run the command again"
+            )
+        if code in _INVALID_CREDENTIAL_CODES:
+            return CredentialsError(
+                f"AWS rejected the credentials ({code}: {message}): check the access key, "
+                "secret and profile"
+            )
+        if code in _ACCESS_DENIED_CODES:
+            action = f"{_ACTION_PREFIX.get(service, service)}:{operation}"
+            return AwsError(
+                f"access denied for {action}: {message} (grant {action} to the caller, "
+                "or use a profile that has it)",
+                code=code,
+                operation=operation,
+                service=service,
+            )
+        return AwsError(f"{operation}: {message} ({code})", code=code, operation=operation,
+                        service=service)
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return CredentialsError(
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+            "choose a profile with --profile, or use --local for the local emulator"
+        )
+    if isinstance(exc, botocore.exceptions.ProfileNotFound):
+        return InputError(f"{exc}: check --profile / AWS_PROFILE against ~/.aws/config")
+    if isinstance(exc, botocore.exceptions.TokenRetrievalError | botocore.exceptions.SSOError):
+        return CredentialsError(f"AWS credentials could not be refreshed: {exc}")
+    if isinstance(
+        exc,
+        botocore.exceptions.EndpointConnectionError
+        | botocore.exceptions.ConnectTimeoutError
+        | botocore.exceptions.ReadTimeoutError,
+    ):
+        return AwsError(
+            f"cannot reach the AWS endpoint for {service} ({exc}); check the network, "
+            "--endpoint-url, or start the emulator with `facedetect local start`",
+            code=type(exc).__name__,
+            operation=operation,
+            service=service,
+        )
+    if isinstance(exc, botocore.exceptions.WaiterError):
+        return AwsError(f"{operation}: gave up waiting: {exc}", code="WaiterError",
+                        operation=operation, service=service)
+    if isinstance(exc, botocore.exceptions.ParamValidationError):
+        detail = " ".join(str(exc).split())  # botocore's message spans several lines
+        return AwsError(f"{operation}: invalid request: {detail}", code="ParamValidationError",
+                        operation=operation, service=service)
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return AwsError(f"{operation}: {exc}", code=type(exc).__name__, operation=operation,
+                        service=service)
+    raise exc

@@ -1,0 +1,153 @@
+"""Runs a command's body: builds its output and its app, and turns every outcome into the
+command-line contract (one-line errors on stderr, exit codes, no tracebacks unless --debug)."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from facedetect_cli.cli.options import CommonOptions
+from facedetect_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, FacedetectError
+
+if TYPE_CHECKING:
+    from facedetect_cli.cli.render import Output
+    from facedetect_cli.engine.app import StackApp
+    from facedetect_cli.engine.apply import Outcome
+    from facedetect_cli.engine.config import StackConfig
+
+# Tests (fault injection, instant sleeps) set StackApp keyword arguments here.
+APP_OVERRIDES: dict[str, Any] = {}
+
+
+@dataclass
+class Run:
+    opts: CommonOptions
+    out: Output
+    apps: list[StackApp] = field(default_factory=list)
+
+    def app(self, config: StackConfig) -> StackApp:
+        connection = self.opts.connection()  # bad input stops here, before boto3 is imported
+        from facedetect_cli.engine.app import StackApp
+
+        if self.opts.local:
+            from facedetect_cli.local.lifecycle import ensure_running
+
+            ensure_running(self.opts.local_port, say=self.out.info)
+        app = StackApp(connection, config, call_log=self.call_log(), **APP_OVERRIDES)
+        self.apps.append(app)
+        return app
+
+    def call_log(self) -> Callable[[str, str], None] | None:
+        """With --debug, one stderr line per API call, written whole so that calls made from
+        several threads never run together on one line."""
+        if not self.opts.debug:
+            return None
+        return lambda service, op: sys.stderr.write(f"debug: api call {service}:{op}\n")
+
+    def report_failures(self, failed: list[Outcome]) -> None:
+        """One line per distinct failure: the first step it stopped, how many more it stopped
+        the same way (three functions denied the same action make one line, not three)."""
+        by_message: dict[str, list[Outcome]] = {}
+        for outcome in failed:
+            by_message.setdefault(str(outcome.error), []).append(outcome)
+        for message, outcomes in by_message.items():
+            step = outcomes[0].step
+            more = f" (and {len(outcomes) - 1} more)" if len(outcomes) > 1 else ""
+            self.out.error(f"{step.action} {step.resource.kind} {step.resource.name}{more}: "
+                           f"{message}")
+
+    def fleet(self, command: str, *, keep_data: bool = False) -> int:
+        """Run up, down or status on every target of --targets at once; one summary."""
+        from pathlib import Path
+
+        from facedetect_cli.aws.session import known_regions
+        from facedetect_cli.cli import render
+        from facedetect_cli.engine.app import StackApp
+        from facedetect_cli.errors import EXIT_UNHEALTHY, InputError
+        from facedetect_cli.fleet.run import FAILED, UNHEALTHY, run_targets
+        from facedetect_cli.fleet.targets import Target, load_targets
+
+        assert self.opts.targets is not None
+        if self.opts.role_arn:
+            raise InputError("--role-arn and --targets both say where to work: the targets "
+                             "file names a role_arn per target")
+        targets = load_targets(Path(self.opts.targets), known_regions=known_regions())
+        base = self.opts.connection()
+        if self.opts.local:
+            from facedetect_cli.local.lifecycle import ensure_running
+
+            ensure_running(self.opts.local_port, say=self.out.info)
+
+        def make_app(target: Target) -> StackApp:
+            connection = target.connection
+            if base.endpoint_url:  # --local / --endpoint-url apply to every target
+                from dataclasses import replace
+
+                connection = replace(connection, endpoint_url=base.endpoint_url,
+                                     access_key_id=base.access_key_id,
+                                     secret_access_key=base.secret_access_key)
+            config = target.config
+            if keep_data:
+                from dataclasses import replace
+
+                config = replace(config, keep_data=True)
+            return StackApp(connection, config, **APP_OVERRIDES)
+
+        with render.fleet_progress(self.out, targets) as progress:
+            results = run_targets(command, targets, make_app, max_parallel=self.opts.max_parallel,
+                                  keep_data=keep_data, on_update=progress.update)
+        render.fleet_summary(self.out, command, results)
+        if self.out.json:
+            self.out.document({"command": command,
+                               "targets": [result.as_dict() for result in results]})
+        for result in results:
+            if result.result == FAILED:
+                self.out.error(f"{result.target.label}: {result.error}")
+        if any(result.result == FAILED for result in results):
+            return EXIT_FAILURE
+        if any(result.result == UNHEALTHY for result in results):
+            return EXIT_UNHEALTHY
+        return 0
+
+    def debug_summary(self) -> None:
+        """With --debug, the calls by service and operation once the command ends."""
+        for app in self.apps:
+            print("debug: api calls by operation:", file=sys.stderr)
+            for operation, count in app.aws.counter.by_operation().items():
+                print(f"debug:   {count:4d}  {operation}", file=sys.stderr)
+            totals = app.aws.counter.totals()
+            print(f"debug: {totals['reads']} reads, {totals['writes']} writes", file=sys.stderr,
+                  flush=True)
+
+
+def run(opts: CommonOptions, body: Callable[[Run], int]) -> NoReturn:
+    from facedetect_cli.cli.render import Output
+
+    out = Output(opts.output, quiet=opts.quiet)
+    current = Run(opts, out)
+    try:
+        code = body(current)
+    except FacedetectError as error:
+        if opts.debug:
+            traceback.print_exc()
+        out.error(str(error))
+        if out.json:
+            out.document({"error": str(error), "exit_code": error.exit_code})
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        out.error("interrupted; the calls in flight were finished, nothing is half made. "
+                  "Run the command again to resume.")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as error:
+        if opts.debug:
+            traceback.print_exc()
+        out.error(f"internal error: {type(error).__name__}: {error} (run with --debug for "
+                  "the traceback, and please report it)")
+        sys.exit(EXIT_FAILURE)
+    finally:
+        if opts.debug:
+            current.debug_summary()
+    sys.exit(code)

@@ -1,0 +1,160 @@
+"""Every name and ARN of a stack, derived from its config, account and region in one place.
+
+ARNs are computable, so a dependant never waits on a create call to learn one. The tutorial's
+names stay recognisable behind the stack prefix (`facedetect-FaceMetadataTable`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from facedetect_cli.engine.config import StackConfig
+
+TAG_KEY = "facedetect:stack"
+
+# The tutorial's names. Its target ARN says ImageProcessingWorkflow where the state machine it
+# created is FaceRecognitionWorkflow; we use the one it actually creates.
+FUNCTION_BASENAMES = {
+    "detect_faces": "DetectFacesLambda",
+    "store_metadata": "StoreMetadataLambda",
+    "send_notification": "SendNotificationLambda",
+}
+# The functions of the optional features (features.py), named as in the tutorial's cleanup.
+FEATURE_FUNCTION_BASENAMES = {
+    "check_face_duplicate": "CheckFaceDuplicateLambda",
+    "add_face_to_index": "AddFaceToIndexLambda",
+    "create_thumbnail": "CreateThumbnailLambda",
+}
+_ALL_FUNCTION_BASENAMES = {**FUNCTION_BASENAMES, **FEATURE_FUNCTION_BASENAMES}
+
+
+@dataclass(frozen=True)
+class Names:
+    config: StackConfig
+    account: str
+    region: str
+
+    @property
+    def stack(self) -> str:
+        return self.config.stack
+
+    @property
+    def partition(self) -> str:
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        if self.region.startswith("us-gov-"):
+            return "aws-us-gov"
+        return "aws"
+
+    def _prefixed(self, name: str) -> str:
+        return f"{self.stack}-{name}"
+
+    # S3
+    @property
+    def bucket(self) -> str:
+        return f"{self.stack}-images-{self.account}-{self.region}"
+
+    @property
+    def bucket_arn(self) -> str:
+        return f"arn:{self.partition}:s3:::{self.bucket}"
+
+    # DynamoDB
+    @property
+    def table(self) -> str:
+        return self._prefixed("FaceMetadataTable")
+
+    @property
+    def table_arn(self) -> str:
+        return f"arn:{self.partition}:dynamodb:{self.region}:{self.account}:table/{self.table}"
+
+    # SNS
+    @property
+    def results_topic(self) -> str:
+        return self._prefixed("FaceDetectionResults")
+
+    @property
+    def failures_topic(self) -> str:
+        return self._prefixed("ImageProcessingFailures")
+
+    def topic_arn(self, topic: str) -> str:
+        return f"arn:{self.partition}:sns:{self.region}:{self.account}:{topic}"
+
+    # IAM
+    def role(self, purpose: str) -> str:
+        return self._prefixed(purpose)
+
+    def role_arn(self, role: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account}:role/{role}"
+
+    @property
+    def state_machine_role(self) -> str:
+        return self.role("StepFunctionExecutionRole")
+
+    @property
+    def events_role(self) -> str:
+        return self.role("EventBridgeExecutionRole")
+
+    def function_role(self, module: str) -> str:
+        # One role per function: each may do exactly what its own step needs.
+        return self.role(_ALL_FUNCTION_BASENAMES[module].removesuffix("Lambda") + "Role")
+
+    # Lambda
+    def function(self, module: str) -> str:
+        return self._prefixed(_ALL_FUNCTION_BASENAMES[module])
+
+    def function_arn(self, module: str) -> str:
+        return (
+            f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:"
+            f"{self.function(module)}"
+        )
+
+    # CloudWatch Logs. Lambda writes to /aws/lambda/<function> whatever we call it; the
+    # state machine's group takes AWS's /aws/vendedlogs/ prefix, for which CloudWatch Logs needs
+    # no per-group resource policy (that policy is limited to 5,120 characters per account).
+    def function_log_group(self, module: str) -> str:
+        return f"/aws/lambda/{self.function(module)}"
+
+    @property
+    def state_machine_log_group(self) -> str:
+        return f"/aws/vendedlogs/states/{self.state_machine}"
+
+    def log_group_arn(self, group: str) -> str:
+        # Without the ":*" that DescribeLogGroups appends: tagging APIs want this form, and
+        # IAM statements and Step Functions add ":*" themselves where streams are meant.
+        return f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{group}"
+
+    # Step Functions
+    @property
+    def state_machine(self) -> str:
+        return self._prefixed("FaceRecognitionWorkflow")
+
+    @property
+    def state_machine_arn(self) -> str:
+        return (
+            f"arn:{self.partition}:states:{self.region}:{self.account}:stateMachine:"
+            f"{self.state_machine}"
+        )
+
+    # Rekognition (the duplicates feature). The tutorial's cleanup deletes a collection
+    # "rider-photos"; one per stack here.
+    @property
+    def collection(self) -> str:
+        return self._prefixed("rider-photos")
+
+    @property
+    def collection_arn(self) -> str:
+        return (f"arn:{self.partition}:rekognition:{self.region}:{self.account}:collection/"
+                f"{self.collection}")
+
+    # EventBridge
+    @property
+    def rule(self) -> str:
+        return self._prefixed("FaceDetectionTrigger")
+
+    @property
+    def rule_arn(self) -> str:
+        return f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{self.rule}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {**self.config.extra_tags, TAG_KEY: self.stack}

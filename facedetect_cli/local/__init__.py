@@ -1,0 +1,1 @@
+"""The embedded local emulator (moto, patched where it differs from AWS) and its life cycle."""
