@@ -91,31 +91,41 @@ _OPTIONS = [
                  show_default=True, envvar="FACEDETECT_OUTPUT",
                  help="text for people, json for scripts (only JSON on stdout). "
                  "[env: FACEDETECT_OUTPUT]"),
+    click.option("--quiet", "-q", is_flag=True, envvar="FACEDETECT_QUIET",
+                 help="Print only errors. [env: FACEDETECT_QUIET]"),
+    click.option("--debug", is_flag=True, envvar="FACEDETECT_DEBUG",
+                 help="Show each API call and tracebacks on stderr. [env: FACEDETECT_DEBUG]"),
+]
+# Only up, down and status run on many targets at once; the other commands work on one stack.
+_FLEET_OPTIONS = [
     click.option("--targets", type=click.Path(dir_okay=False), envvar="FACEDETECT_TARGETS",
                  help="A TOML file of targets (role ARN or profile, region, stack, e-mails): "
                  "run up, down or status on each of them at once. [env: FACEDETECT_TARGETS]"),
     click.option("--max-parallel", type=click.IntRange(1, 64), default=4, show_default=True,
                  envvar="FACEDETECT_MAX_PARALLEL",
                  help="With --targets: how many targets at once. [env: FACEDETECT_MAX_PARALLEL]"),
-    click.option("--quiet", "-q", is_flag=True, envvar="FACEDETECT_QUIET",
-                 help="Print only errors. [env: FACEDETECT_QUIET]"),
-    click.option("--debug", is_flag=True, envvar="FACEDETECT_DEBUG",
-                 help="Show each API call and tracebacks on stderr. [env: FACEDETECT_DEBUG]"),
 ]
 _NAMES = [
     "stack", "region", "profile", "endpoint_url", "local", "local_port", "role_arn",
-    "external_id", "role_session_name", "output", "quiet", "debug", "targets", "max_parallel",
+    "external_id", "role_session_name", "output", "quiet", "debug",
 ]
+_FLEET_NAMES = ["targets", "max_parallel"]
 
 
-def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the shared options to a command; it receives them as one `opts` argument."""
+def common_options(*, fleet: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the shared options to a command, which receives them as one `opts` argument;
+    `fleet` adds --targets and --max-parallel, for the commands that can run on many targets."""
+    options = _OPTIONS + (_FLEET_OPTIONS if fleet else [])
+    names = _NAMES + (_FLEET_NAMES if fleet else [])
 
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        opts = CommonOptions(**{name: kwargs.pop(name) for name in _NAMES})
-        return command(*args, opts=opts, **kwargs)
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            opts = CommonOptions(**{name: kwargs.pop(name) for name in names})
+            return command(*args, opts=opts, **kwargs)
 
-    for option in reversed(_OPTIONS):
-        wrapper = option(wrapper)
-    return wrapper
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate

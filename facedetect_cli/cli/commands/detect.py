@@ -13,7 +13,7 @@ from facedetect_cli.cli.runner import Run, run
 @click.option("--no-wait", is_flag=True, help="Upload and stop; do not follow the execution.")
 @click.option("--timeout", "timeout_s", type=click.IntRange(1, 3600), default=300,
               show_default=True, help="Seconds to wait for the execution to start and finish.")
-@common_options
+@common_options()
 def detect(opts: CommonOptions, image: Path, no_wait: bool, timeout_s: int) -> None:
     """Upload IMAGE (.jpg/.jpeg/.png) under uploads/, follow the execution the upload starts,
     and print the faces found. Exit 0 on success, 1 when the pipeline failed."""

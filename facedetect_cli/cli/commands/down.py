@@ -14,7 +14,7 @@ from facedetect_cli.cli.runner import Run, run
 @click.option("--keep-data", is_flag=True,
               help="Keep the bucket (thumbnails included), the table and the face collection "
               "(still tagged); a later `up` takes them back.")
-@common_options
+@common_options(fleet=True)
 def down(opts: CommonOptions, yes: bool, dry_run: bool, keep_data: bool) -> None:
     """Remove everything the stack created, in reverse order, and nothing else."""
     run(opts, lambda r: _down(r, yes=yes, dry_run=dry_run, keep_data=keep_data))

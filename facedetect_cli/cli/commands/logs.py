@@ -17,7 +17,7 @@ _FUNCTIONS = ("detect", "store", "notify")
               "one JSON event per line (JSON Lines).")
 @click.option("--function", "functions", multiple=True, type=click.Choice(_FUNCTIONS),
               help="Only this function's lines; repeatable. Default: all three.")
-@common_options
+@common_options()
 def logs(opts: CommonOptions, since: str, follow: bool, functions: tuple[str, ...]) -> None:
     """Show the pipeline's log lines, oldest first, across its functions: per upload, the
     image key, faces found, duration, and the error if it failed. Read-only.

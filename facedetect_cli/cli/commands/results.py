@@ -10,7 +10,7 @@ from facedetect_cli.cli.runner import Run, run
 @click.option("--key", help="Only the result for this object key (e.g. uploads/a.jpg).")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="At most this many results.")
-@common_options
+@common_options()
 def results(opts: CommonOptions, key: str | None, limit: int) -> None:
     """The stored results from the table, newest first."""
     run(opts, lambda r: _results(r, key=key, limit=limit))

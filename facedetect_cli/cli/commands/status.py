@@ -14,7 +14,7 @@ from facedetect_cli.cli.runner import Run, run
               help="Also check that the log groups keep events this many days (without it, "
               "any period is fine; logs that never expire are not). "
               "[env: FACEDETECT_LOG_RETENTION_DAYS]")
-@common_options
+@common_options(fleet=True)
 def status(opts: CommonOptions, emails: tuple[str, ...], log_retention_days: int | None) -> None:
     """Show every resource of the stack: present, missing, drifted or foreign, and the
     pipeline's runs of the last 24 hours. Read-only.

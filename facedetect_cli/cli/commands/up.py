@@ -33,7 +33,7 @@ from facedetect_cli.cli.runner import Run, run
               "libraries follow it. [env: FACEDETECT_ARCHITECTURE]")
 @click.option("--dry-run", is_flag=True, help="Print the plan (read calls only) and stop.")
 @click.option("--yes", "-y", is_flag=True, help="Answer yes to every question (for scripts).")
-@common_options
+@common_options(fleet=True)
 def up(opts: CommonOptions, emails: tuple[str, ...], log_retention_days: int,
        with_features: tuple[str, ...], without_features: tuple[str, ...],
        match_threshold: float, architecture: str, dry_run: bool, yes: bool) -> None:
