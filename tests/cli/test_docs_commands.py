@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # A command line: in a code block (optionally after `.venv/bin/` or `$ `), or an inline span.
 _BLOCK_LINE = re.compile(r"^\s*(?:\$ )?(?:\S*/)?(facedetect(?: [^#\n]*)?)$")
-_INLINE = re.compile(r"`(?:\S*/)?(facedetect [^`]+)`")
+_INLINE = re.compile(r"`(?:\S*/)?(facedetect [a-z-][^`]*)`")
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*|-[a-zA-Z])(?![\w-])")
 # Synopsis notation: placeholders, alternatives, optional parts.
 _SYNOPSIS = re.compile(r"[\[\]|…]|\.\.\.|\b[A-Z]{2,}\b")
