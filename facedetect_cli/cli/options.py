@@ -9,10 +9,17 @@ from typing import Any
 
 import click
 
-from facedetect_cli.aws.connection import Connection
+from facedetect_cli.aws.connection import (
+    Connection,
+    validate_external_id,
+    validate_region_syntax,
+    validate_role_arn,
+    validate_role_session_name,
+)
 from facedetect_cli.engine.config import DEFAULT_STACK, validate_endpoint_url, validate_stack_name
 from facedetect_cli.errors import InputError
 
+DEFAULT_SESSION_NAME = "facedetect"
 DEFAULT_LOCAL_PORT = 4566  # LocalStack's port, so --local works unchanged with LocalStack too
 LOCAL_REGION = "eu-central-1"
 
@@ -41,10 +48,26 @@ class CommonOptions:
     def connection(self) -> Connection:
         """Where to connect; checks what can be checked without AWS."""
         validate_stack_name(self.stack)
+        self._check_given_values()
         if self.local and self.endpoint_url:
             raise InputError("--local and --endpoint-url both name an endpoint: use one")
-        if self.endpoint_url:
+        if self.local and (self.role_arn or self.profile):
+            # The emulator takes any credentials and has one account: a role or a profile
+            # would change nothing there, and ignoring it silently would mislead.
+            given = "--role-arn" if self.role_arn else "--profile"
+            raise InputError(f"{given} does not combine with --local: the local emulator has "
+                             "one account and accepts any credentials")
+        if self.endpoint_url is not None:
             validate_endpoint_url(self.endpoint_url)
+        if self.region is not None:
+            validate_region_syntax(self.region)
+        if self.role_arn is not None:
+            validate_role_arn(self.role_arn)
+        if self.external_id is not None:
+            if not self.role_arn:
+                raise InputError("--external-id is only used with --role-arn")
+            validate_external_id(self.external_id)
+        validate_role_session_name(self.role_session_name)
         if self.local:
             return Connection(
                 region=self.region or LOCAL_REGION,
@@ -60,6 +83,16 @@ class CommonOptions:
             external_id=self.external_id,
             role_session_name=self.role_session_name,
         )
+
+    def _check_given_values(self) -> None:
+        """An option given an empty value is a mistake (an unset shell variable), never a
+        request for the default: `--region ""` must not mean "the profile's region"."""
+        for name in ("region", "profile", "endpoint_url", "role_arn", "external_id",
+                     "role_session_name"):
+            value = getattr(self, name)
+            if value is not None and not value.strip():
+                raise InputError(f"--{name.replace('_', '-')} is empty: give a value or leave "
+                                 "the option out")
 
 
 _OPTIONS = [
@@ -84,7 +117,7 @@ _OPTIONS = [
                  "[env: FACEDETECT_ROLE_ARN]"),
     click.option("--external-id", envvar="FACEDETECT_EXTERNAL_ID",
                  help="External id for --role-arn. [env: FACEDETECT_EXTERNAL_ID]"),
-    click.option("--role-session-name", default="facedetect", show_default=True,
+    click.option("--role-session-name", default=DEFAULT_SESSION_NAME, show_default=True,
                  envvar="FACEDETECT_ROLE_SESSION_NAME",
                  help="Session name for --role-arn. [env: FACEDETECT_ROLE_SESSION_NAME]"),
     click.option("--output", type=click.Choice(["text", "json"]), default="text",

@@ -26,15 +26,18 @@ DEFAULT_LOG_RETENTION_DAYS = 30
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)
 
+# Every pattern is used with fullmatch (`$` also matches before a final newline) and
+# re.ASCII (`\d` and `\w` also match other scripts' digits and letters).
 # At most 20 characters so that the longest derived name (the bucket:
 # <stack>-images-<account>-<region>) stays within S3's 63.
-_STACK_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_STACK_RE = re.compile(r"[a-z][a-z0-9-]{0,19}", re.ASCII)
 # Deliberately simple: SNS accepts any string, so the check catches typos, not RFC corner cases.
-_EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+",
+                       re.ASCII)
 
 
 def validate_stack_name(name: str) -> str:
-    if not _STACK_RE.match(name) or name.endswith("-") or "--" in name:
+    if not _STACK_RE.fullmatch(name) or name.endswith("-") or "--" in name:
         raise InputError(
             f"invalid stack name {name!r}: use 1-20 lowercase letters, digits and single hyphens, "
             "starting with a letter and not ending with a hyphen"
@@ -43,14 +46,23 @@ def validate_stack_name(name: str) -> str:
 
 
 def validate_email(address: str) -> str:
-    if not _EMAIL_RE.match(address) or len(address) > 254:
+    if not _EMAIL_RE.fullmatch(address) or len(address) > 254:
         raise InputError(f"invalid e-mail address {address!r}: expected name@domain.tld")
     return address
 
 
+def same_address(one: str, other: str) -> bool:
+    """Whether two e-mail addresses name the same mailbox. Compared without regard to case, in
+    the local part too: RFC 5321 lets a server tell Bob@ from bob@, but mail systems do not,
+    and SNS would make two subscriptions (and send two mails) for one person."""
+    return one.casefold() == other.casefold()
+
+
 def validate_endpoint_url(url: str) -> str:
     parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    # urlparse drops tabs and newlines, botocore would not: "http://host\n" is not a URL.
+    spaced = any(char.isspace() or not char.isprintable() for char in url)
+    if spaced or parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise InputError(
             f"malformed endpoint URL {url!r}: expected http(s)://host[:port], "
             "for example http://127.0.0.1:4566"
@@ -127,5 +139,9 @@ class StackConfig:
             validate_log_retention_days(self.log_retention_days)
         for address in self.emails:
             validate_email(address)
-        if len(set(self.emails)) != len(self.emails):
-            object.__setattr__(self, "emails", tuple(dict.fromkeys(self.emails)))
+        # One subscription per mailbox (see same_address): the first spelling is kept.
+        unique: dict[str, str] = {}
+        for address in self.emails:
+            unique.setdefault(address.casefold(), address)
+        if len(unique) != len(self.emails):
+            object.__setattr__(self, "emails", tuple(unique.values()))

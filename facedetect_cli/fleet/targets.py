@@ -20,20 +20,28 @@ regions, stack names and e-mail addresses are one clear error each.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from facedetect_cli.aws.connection import Connection, validate_region_syntax
+from facedetect_cli.aws.connection import (
+    ROLE_ARN_RE,
+    Connection,
+    validate_external_id,
+    validate_region_syntax,
+    validate_role_arn,
+    validate_role_session_name,
+)
 from facedetect_cli.engine.config import DEFAULT_STACK, StackConfig
 from facedetect_cli.errors import FacedetectError, InputError
 
 TARGET_KEYS = {"name", "role_arn", "profile", "region", "stack", "emails", "external_id",
                "role_session_name"}
 DEFAULT_KEYS = TARGET_KEYS - {"name", "role_arn", "profile"} | {"profile"}
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+# A file of a thousand targets is about 100 KB; reading stops well after that (a device such
+# as /dev/zero, or a wrong file, would otherwise be read until memory runs out).
+MAX_FILE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ class Target:
     @property
     def account_hint(self) -> str:
         """The account as the file names it (from the role ARN), before any AWS call."""
-        match = _ROLE_ARN.match(self.connection.role_arn or "")
+        match = ROLE_ARN_RE.fullmatch(self.connection.role_arn or "")
         return match.group(1) if match else ""
 
 
@@ -64,9 +72,28 @@ def _emails(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _check_strings(table: dict[str, Any], where: str) -> None:
+    """Every key but emails holds one non-empty string: `external_id = 42` is refused here,
+    not by AssumeRole halfway through the run."""
+    for key, value in table.items():
+        if key == "emails":
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"{where}: {key} must be a non-empty string, not {value!r}")
+
+
+def _read(path: Path) -> str:
+    with path.open("rb") as file:
+        data = file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"targets file {path} is larger than {MAX_FILE_BYTES // 1024} KiB: "
+                         "is it the right file?")
+    return data.decode("utf-8")
+
+
 def load_targets(path: Path, *, known_regions: set[str] | None = None) -> list[Target]:
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = tomllib.loads(_read(path))
     except FileNotFoundError:
         raise InputError(f"targets file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -78,6 +105,7 @@ def load_targets(path: Path, *, known_regions: set[str] | None = None) -> list[T
     if not isinstance(defaults, dict):
         raise InputError(f"{path}: [defaults] must be a table")
     _check_keys(defaults, DEFAULT_KEYS, f"{path} [defaults]")
+    _check_strings(defaults, f"{path} [defaults]")
     entries = document.get("targets", [])
     if not isinstance(entries, list) or not entries:
         raise InputError(f"{path}: no [[targets]] listed")
@@ -89,18 +117,23 @@ def load_targets(path: Path, *, known_regions: set[str] | None = None) -> list[T
         if not isinstance(entry, dict):
             raise InputError(f"{where}: must be a table")
         _check_keys(entry, TARGET_KEYS, where)
+        _check_strings(entry, where)
         merged = {**defaults, **entry}
         role_arn, profile = entry.get("role_arn"), merged.get("profile")
         if role_arn and "profile" in entry:
             raise InputError(f"{where}: give role_arn or profile, not both")
-        if role_arn and not _ROLE_ARN.match(str(role_arn)):
-            raise InputError(f"{where}: role_arn {role_arn!r} is not an IAM role ARN")
         if not role_arn and not profile:
             raise InputError(f"{where}: needs role_arn or profile")
         region = merged.get("region")
         if not region:
             raise InputError(f"{where}: no region (set it in the target or in [defaults])")
         try:
+            if role_arn:
+                validate_role_arn(role_arn, "role_arn")
+            if "external_id" in merged:
+                validate_external_id(merged["external_id"], "external_id")
+            if "role_session_name" in merged:
+                validate_role_session_name(merged["role_session_name"], "role_session_name")
             validate_region_syntax(str(region))
             if known_regions is not None and region not in known_regions:
                 raise InputError(f"unknown region {region!r}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from facedetect_cli.aws.parallel import parallel
@@ -30,7 +30,9 @@ POLL_INTERVAL_S = 2.0
 # ids already printed keep those re-read seconds from printing twice.
 LATE_MS = 60_000
 
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_DURATION = re.compile(r"(\d+)\s*([smhdw])", re.ASCII)
+# CloudWatch Logs counts time in milliseconds since 1970; nothing can be older.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # Lambda's own lines around each invocation; the handler's JSON line says what matters.
 _LAMBDA_LINES = ("START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_START ",
@@ -49,17 +51,26 @@ def parse_since(text: str, now: datetime) -> datetime:
     """--since: a duration back from now (30s, 10m, 2h, 1d, 1w) or an ISO 8601 time (local
     time when it names no zone)."""
     cleaned = text.strip().lower()
-    match = _DURATION.match(cleaned)
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    match = _DURATION.fullmatch(cleaned)
     try:
-        moment = datetime.fromisoformat(text.strip())
+        moment = (now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}) if match
+                  else datetime.fromisoformat(text.strip()))
     except ValueError:
         raise InputError(
             f"invalid --since {text!r}: use a duration such as 30s, 10m, 2h or 1d, or a time "
             "such as 2026-11-28T09:00 or 2026-11-28T09:00:00Z"
         ) from None
-    return moment if moment.tzinfo else moment.astimezone()
+    except OverflowError:  # more days back than a date can count
+        moment = datetime.min.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        # Local time; a year the platform's clock cannot place is long before 1970 anyway.
+        moment = moment.astimezone() if moment.year > 1970 else moment.replace(tzinfo=UTC)
+    if moment < _EPOCH:
+        raise InputError(f"--since {text!r} is before 1970, where CloudWatch Logs' time "
+                         "begins: use a later time or a shorter duration")
+    if moment > now:
+        raise InputError(f"--since {text!r} is in the future: no lines are there yet")
+    return moment
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from facedetect_cli.aws.parallel import parallel
+from facedetect_cli.engine.config import same_address
 from facedetect_cli.engine.naming import Names
 from facedetect_cli.engine.resources.base import (
     Context,
@@ -70,7 +71,8 @@ class Topic(Resource):
         extra: list[tuple[Resource, Observed]] = []
         for subscription in observed.attrs["subscriptions"]:
             endpoint = subscription.get("Endpoint", "")
-            if subscription.get("Protocol") != "email" or endpoint in self.emails:
+            if subscription.get("Protocol") != "email" or any(
+                    same_address(endpoint, email) for email in self.emails):
                 continue
             resource = Subscription(self.names, self.name, endpoint)
             extra.append((resource, resource.observed(subscription, owned=observed.owned)))
@@ -109,8 +111,9 @@ class Subscription(Resource):
         if found is None:
             return None
         for subscription in found["subscriptions"]:
-            endpoint = subscription.get("Endpoint")
-            if subscription.get("Protocol") == "email" and endpoint == self.name:
+            endpoint = str(subscription.get("Endpoint", ""))
+            # D@Example.com is subscribed when d@example.com is: see config.same_address.
+            if subscription.get("Protocol") == "email" and same_address(endpoint, self.name):
                 return self.observed(subscription, owned=owned_by(found["tags"], self.names))
         return None
 
