@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+from pathlib import Path
 from typing import Any
 
 _patched = False
@@ -172,6 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="facedetect's embedded AWS emulator (moto)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--pid-file", help="write this process's pid here once the port is "
+                        "bound, and hold the file locked while serving (see lifecycle.py)")
     args = parser.parse_args(argv)
     _prepare()
     from moto.moto_server.werkzeug_app import (
@@ -190,6 +193,10 @@ def main(argv: list[str] | None = None) -> None:
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(args.host, args.port, app, threaded=True,
                          request_handler=QuietRequestHandler)
+    if args.pid_file:
+        from facedetect_cli.local.lifecycle import hold_pid_file
+
+        hold_pid_file(Path(args.pid_file))  # stays open, and locked, until this process ends
     print(f"facedetect emulator (moto) listening on http://{args.host}:{args.port}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

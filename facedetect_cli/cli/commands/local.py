@@ -45,10 +45,9 @@ def start(port: int, output: str) -> None:
     from facedetect_cli.local import lifecycle as emulator
 
     def body(out: Output) -> int:
-        if emulator.answers(port):
+        # start() decides under a lock shared with any other facedetect starting one now.
+        if emulator.start(port, say=out.info) is None:
             out.info(f"An emulator already answers on http://127.0.0.1:{port}.")
-        else:
-            emulator.start(port, say=out.info)
         if out.json:
             out.document(emulator.describe(port))
         return 0
