@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from facedetect_cli.aws.connection import Connection
+from facedetect_cli.aws.parallel import parallel
 from facedetect_cli.build import features
 from facedetect_cli.build.assets import Assets
 from facedetect_cli.engine.apply import DONE, FAILED, PAST_TENSE, SKIPPED, Event, Outcome, apply
@@ -31,10 +32,10 @@ from facedetect_cli.engine.plan import (
     plan_down,
     plan_up,
 )
-from facedetect_cli.engine.resources.base import Context, Resource, owned_by, tag_dict
+from facedetect_cli.engine.resources.base import Context, Observed, Resource, owned_by, tag_dict
 from facedetect_cli.engine.resources.state_machine import StateMachine
 from facedetect_cli.engine.stack import build_stack, feature_resources
-from facedetect_cli.errors import AwsError
+from facedetect_cli.errors import AwsError, NotOwnedError
 
 if TYPE_CHECKING:
     from facedetect_cli.aws.hooks import FaultRule
@@ -184,8 +185,12 @@ class StackApp:
         return [status_row(r) for r in assess(self.resources, observations, self.ctx)]
 
     def pipeline(self) -> Pipeline:
-        """The deployed pipeline, for uploads and reading results (detect, results)."""
+        """The deployed pipeline, for uploads and reading results (detect, results), once its
+        bucket, table and state machine are known to be the stack's own (or missing)."""
         from facedetect_cli.observe.pipeline import Pipeline, PipelineNames
+
+        self.check_owned([f"bucket:{self.names.bucket}", f"table:{self.names.table}",
+                          f"{StateMachine.kind}:{self.names.state_machine}"])
 
         names = PipelineNames(bucket=self.names.bucket,
                               uploads_prefix=self.names.config.uploads_prefix,
@@ -193,11 +198,27 @@ class StackApp:
                               state_machine_arn=self.names.state_machine_arn)
         return Pipeline(self.ctx.client, names, self.ctx.sleep)
 
+    def check_owned(self, keys: Sequence[str]) -> dict[str, Observed | None]:
+        """Read these resources of the stack (by key) and refuse if any exists without the
+        stack's tag: `detect`, `results` and `logs` never write into or read from a look-alike
+        someone else made with the stack's names. Returns what was found (None: missing)."""
+        resources = [r for r in build_stack(self.names, frozenset(features.FEATURES))
+                     if r.key in keys]
+        found = parallel(*[lambda r=r: r.read(self.ctx, settings=False) for r in resources])
+        for resource, observed in zip(resources, found, strict=True):
+            if observed is not None and not observed.owned:
+                raise NotOwnedError(
+                    f"{resource.kind} {resource.name} exists without the tag facedetect:stack="
+                    f"{self.names.stack}: it is not this stack's, so facedetect neither reads "
+                    "nor writes it; check --stack and --region")
+        return {r.key: observed for r, observed in zip(resources, found, strict=True)}
+
     def log_reader(self, functions: Sequence[str]) -> LogReader:
         """A reader of the log groups of the given functions (detect, store, notify)."""
         from facedetect_cli.observe.logs import FUNCTIONS, LogReader
 
         groups = {self.names.function_log_group(FUNCTIONS[short]): short for short in functions}
+        self.check_owned([f"log-group:{group}" for group in groups])
         return LogReader(self.ctx.client("logs"), groups)
 
     def executions(self) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ anything else with one of the names is someone else's; `down` deletes only the s
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
@@ -127,9 +128,25 @@ def log_groups_only(app) -> list:
     return [r for r in app.resources if r.kind == "log-group"]
 
 
+def make_function(name: str, tags: dict[str, str] | None = None) -> None:
+    iam = boto3.client("iam")
+    try:
+        role = iam.get_role(RoleName="users-role")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName="users-role", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "sts:AssumeRole",
+                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    boto3.client("lambda").create_function(
+        FunctionName=name, Runtime="python3.13", Role=role, Handler="app.handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18}, Tags=tags or {})
+
+
 def test_a_group_lambda_made_for_a_stack_function_is_taken_over_and_nothing_else(app):
     logs = boto3.client("logs")
-    # What Lambda leaves after an invocation before `up` managed groups: untagged, kept forever.
+    # What Lambda leaves after an invocation of one of the stack's own functions before `up`
+    # managed groups: untagged, kept forever.
+    make_function("facedetect-DetectFacesLambda", TAGS)
     logs.create_log_group(logGroupName=FUNCTION_GROUPS[0])
     # Look-alikes that are not the stack's: the state machine's name untagged (Step Functions
     # never makes groups by itself), a name the stack does not derive, another stack's function.
@@ -164,20 +181,35 @@ def test_a_group_lambda_made_for_a_stack_function_is_taken_over_and_nothing_else
 
 
 def test_an_untagged_group_of_someone_elses_function_is_not_taken_over(app):
-    iam = boto3.client("iam")
-    role = iam.create_role(RoleName="users-role", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]
-    }))["Role"]["Arn"]
     # A function with the stack's name but not its tag, and the group Lambda made for it.
-    boto3.client("lambda").create_function(
-        FunctionName="facedetect-DetectFacesLambda", Runtime="python3.13", Role=role,
-        Handler="app.handler", Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18})
+    make_function("facedetect-DetectFacesLambda")
     boto3.client("logs").create_log_group(logGroupName=FUNCTION_GROUPS[0])
 
     group = next(r for r in log_groups_only(app) if r.name == FUNCTION_GROUPS[0])
     observed = group.read(app.ctx)
     assert observed is not None and observed.owned is False
+
+
+def test_an_untagged_group_without_its_function_is_someone_elses_for_down_and_up(invoke):
+    """An account where the stack was never deployed: a group named like one of its
+    functions', untagged, events and all. Nothing says it is the stack's."""
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName=FUNCTION_GROUPS[2])
+    logs.create_log_stream(logGroupName=FUNCTION_GROUPS[2], logStreamName="s")
+    logs.put_log_events(logGroupName=FUNCTION_GROUPS[2], logStreamName="s",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "theirs"}])
+
+    down = invoke("down", "--yes", "--output", "json")
+    assert down.exit_code == 0, down.stderr
+    assert {c["action"] for c in json_out(down)["changes"]
+            if c["name"] == FUNCTION_GROUPS[2]} == {"foreign"}
+    refused = invoke("up")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(f"error: refusing to take over log-group {FUNCTION_GROUPS[2]}")
+    assert groups() == {FUNCTION_GROUPS[2]: {"retention": None, "tags": {}}}
+    events = logs.get_log_events(logGroupName=FUNCTION_GROUPS[2], logStreamName="s",
+                                 startFromHead=True)["events"]
+    assert [e["message"] for e in events] == ["theirs"]
 
 
 def test_a_look_alike_with_other_tags_is_refused_reported_and_left_alone(invoke):

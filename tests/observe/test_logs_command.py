@@ -30,9 +30,11 @@ BASE = int(time.time() * 1000) - 5 * 60_000  # five minutes ago: inside the defa
 
 
 def make_groups(*functions: str) -> None:
+    """The groups as `up` makes them: with the stack's tag (`logs` reads no look-alike)."""
     logs = boto3.client("logs")
     for function in functions or tuple(GROUPS):
-        logs.create_log_group(logGroupName=GROUPS[function])
+        logs.create_log_group(logGroupName=GROUPS[function], tags={"facedetect:stack":
+                                                                   "facedetect"})
 
 
 def put(function: str, at: int, message: str | dict, stream: str = "2026/11/28/[$LATEST]a") -> None:

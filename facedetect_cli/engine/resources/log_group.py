@@ -3,9 +3,11 @@ machine, each with a retention period, so `down` leaves no logs behind and none 
 billed) forever.
 
 Lambda creates /aws/lambda/<function> by itself, untagged, on a function's first invocation
-when the group does not exist. Such a group of one of this stack's own functions can belong to
-nothing else, so `up` takes it over (tags it, sets its retention). Any other group with one of
-the stack's names but without its tag is someone else's, as for every other kind.
+when the group does not exist. Such a group of one of this stack's own functions (the function
+exists and carries the stack's tag) can belong to nothing else, so `up` takes it over (tags it,
+sets its retention) and `down` deletes it. Any other group with one of the stack's names but
+without its tag is someone else's, as for every other kind: also when no function of that name
+exists, for nothing then says whose logs these are.
 """
 
 from __future__ import annotations
@@ -56,19 +58,18 @@ class LogGroup(Resource):
         attrs = {"retention": found.get("retentionInDays"), "unmanaged": False}
         if owned_by(tags, self.names):
             return Observed(arn, owned=True, attrs=attrs, detail=_kept(attrs["retention"]))
-        if tags or self.function is None or not self._function_is_ours_or_gone(ctx):
+        if tags or self.function is None or not self._function_is_ours(ctx):
             return Observed(arn, owned=False, detail="exists without the stack's tag")
         return Observed(arn, owned=True, attrs={**attrs, "unmanaged": True}, detail=UNMANAGED)
 
-    def _function_is_ours_or_gone(self, ctx: Context) -> bool:
-        """An untagged group is Lambda's doing for the function of that name. That function is
-        this stack's unless a function of that name exists without the stack's tag: then the
-        logs are someone else's too."""
+    def _function_is_ours(self, ctx: Context) -> bool:
+        """An untagged group may be Lambda's doing for the function of that name: it is the
+        stack's only when that function exists and is the stack's."""
         try:
             found = ctx.client("lambda").get_function(FunctionName=self.function)
         except AwsError as error:
             if error.code == "ResourceNotFoundException":
-                return True
+                return False
             raise
         return owned_by(found.get("Tags") or {}, self.names)
 
