@@ -3,7 +3,6 @@ build machine's; cached; unpacked into the zip; clear errors when the index cann
 
 from __future__ import annotations
 
-import io
 import itertools
 import subprocess
 import sys
@@ -11,12 +10,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import fake_wheel
 
 from facedetect_cli.build import wheels
 from facedetect_cli.build.packaging import deterministic_zip
 from facedetect_cli.errors import FacedetectError, InputError
-
-from conftest import fake_wheel
 
 PILLOW = f"pillow=={wheels.PILLOW_VERSION}"
 ARM = wheels.Target("python3.13", "arm64")
