@@ -159,3 +159,31 @@ def fake_wheel(folder: Path, target: wheels.Target, version: str = wheels.PILLOW
         archive.writestr(f"pillow-{version}.dist-info/METADATA", "Name: pillow\n")
     (folder / name).write_bytes(buffer.getvalue())
     return folder / name
+
+
+def leftovers() -> list[str]:
+    """Everything of any kind the stack uses that exists in the account (moto's own view,
+    whatever a test puts in front of facedetect's calls)."""
+    client = account_clients()
+    found = [b["Name"] for b in client["s3"].list_buckets()["Buckets"]]
+    found += client["dynamodb"].list_tables()["TableNames"]
+    found += [t["TopicArn"] for t in client["sns"].list_topics()["Topics"]]
+    found += [s["SubscriptionArn"] for s in client["sns"].list_subscriptions()["Subscriptions"]]
+    found += [r["RoleName"] for r in client["iam"].list_roles()["Roles"]]
+    found += [f["FunctionName"] for f in client["lambda"].list_functions()["Functions"]]
+    found += [m["name"] for m in client["stepfunctions"].list_state_machines()["stateMachines"]]
+    found += [r["Name"] for r in client["events"].list_rules()["Rules"]]
+    found += [g["logGroupName"] for g in client["logs"].describe_log_groups()["logGroups"]]
+    return found
+
+
+_ACCOUNT_CLIENTS: dict[str, object] = {}
+
+
+def account_clients() -> dict:
+    # Clients outlive a mock (moto intercepts below them); creating them is the costly part.
+    if not _ACCOUNT_CLIENTS:
+        for service in ("s3", "dynamodb", "sns", "iam", "lambda", "stepfunctions", "events",
+                        "logs"):
+            _ACCOUNT_CLIENTS[service] = boto3.client(service, region_name=REGION)
+    return _ACCOUNT_CLIENTS

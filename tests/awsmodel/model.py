@@ -11,12 +11,11 @@ always.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import threading
+import zlib
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,21 +183,20 @@ class AwsModel:
         global _ACTIVE
         assert _ACTIVE is None, "one model at a time"
         _ACTIVE = self
-        self._stack = contextlib.ExitStack()
-        self._stack.enter_context(_installed())
-        self._stack.enter_context(botocore_sleeps(self.clock))
+        self._sleeps = botocore_sleeps(self.clock)
+        self._sleeps.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         global _ACTIVE
         _ACTIVE = None
-        self._stack.close()
+        self._sleeps.__exit__(None, None, None)
 
     # one request -------------------------------------------------------------------------
     def send(self, request: AWSPreparedRequest, stubber: BotocoreStubber) -> AWSResponse | None:
         noted = getattr(_local, "call", None)
         if noted is None or "facedetect" not in _header(request, "User-Agent"):
-            return stubber(event_name="before-send", request=request)
+            return _MOTO_SEND(stubber, "before-send", request)
         service, operation, params = noted
         attempt, max_attempts = 1, 1
         for part in _header(request, "amz-sdk-request").split(";"):
@@ -227,8 +225,10 @@ class AwsModel:
         self.ledger.add(Record(now, call, status, behaviour))
         headers = dict(headers)
         if rewritten is not raw:
-            for key in [k for k in headers if k.lower() == "content-length"]:
-                headers[key] = str(len(rewritten))
+            # DynamoDB signs its body with a CRC32 that botocore checks (a mismatch is retried).
+            fixed = {"content-length": str(len(rewritten)),
+                     "x-amz-crc32": str(zlib.crc32(rewritten) & 0xFFFFFFFF)}
+            headers = {k: fixed.get(k.lower(), v) for k, v in headers.items()}
         return _response(request.url, wire.WireResponse(status, headers, rewritten))
 
 
@@ -237,26 +237,21 @@ def _response(url: str, answer: wire.WireResponse) -> AWSResponse:
 
 
 _ACTIVE: AwsModel | None = None
+_MOTO_SEND = BotocoreStubber.__call__
 
 
-def _model_send(event_name: str, request: AWSPreparedRequest, **kwargs: Any) -> Any:
-    """Stands in moto's place in botocore's handlers while a model is installed (moto's own
-    handler would otherwise run too: botocore calls every before-send handler)."""
+def _send(self: BotocoreStubber, event_name: str, request: AWSPreparedRequest,
+          **kwargs: Any) -> AWSResponse | None:
+    """moto's before-send handler, with the active model in front. Patched on moto's class
+    rather than registered as another handler: botocore calls every before-send handler, so
+    moto's would run a second time, and a session made before the model would miss it."""
     model = _ACTIVE
-    if model is None:
-        return botocore_stubber(event_name=event_name, request=request, **kwargs)
-    return model.send(request, botocore_stubber)
+    if model is None or self is not botocore_stubber:
+        return _MOTO_SEND(self, event_name, request, **kwargs)
+    return model.send(request, self)
 
 
-@contextlib.contextmanager
-def _installed() -> Iterator[None]:
-    handlers = botocore.handlers.BUILTIN_HANDLERS
-    saved = list(handlers)
-    handlers[:] = [("before-send", _model_send) if spec == ("before-send", botocore_stubber)
-                   else spec for spec in handlers]
-    assert ("before-send", _model_send) in handlers, "moto's handler not found: import moto"
-    handlers += [("before-parameter-build", _stash_params), ("before-call", _note_call)]
-    try:
-        yield
-    finally:
-        handlers[:] = saved
+# Installed once, for every botocore session made from now on; inert without an active model.
+BotocoreStubber.__call__ = _send  # type: ignore[method-assign]
+botocore.handlers.BUILTIN_HANDLERS += [("before-parameter-build", _stash_params),
+                                       ("before-call", _note_call)]

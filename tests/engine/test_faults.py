@@ -7,10 +7,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 
-import boto3
 import pytest
 from click.testing import CliRunner
-from conftest import EMAIL, REGION
+from conftest import EMAIL, REGION, account_clients, leftovers
 from moto import mock_aws
 
 from facedetect_cli.aws.connection import Connection
@@ -81,39 +80,12 @@ def writes_of(command: str) -> list[tuple]:
     with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
         if command == "down":
             new_app().apply(new_app().plan_up())
-            _clients()["s3"].put_object(Bucket=BUCKET, Key="uploads/a.jpg", Body=b"x")
+            account_clients()["s3"].put_object(Bucket=BUCKET, Key="uploads/a.jpg", Body=b"x")
         app = new_app(fault_rules=[recorder])
         plan = app.plan_up() if command == "up" else app.plan_down()
         app.apply(plan)
     # Sorted: calls run in parallel, and every chunk must see the same list.
     return sorted(recorder.writes)
-
-
-def leftovers() -> list[str]:
-    """Everything of any kind the stack uses that exists in the account."""
-    client = _clients()
-    found = [b["Name"] for b in client["s3"].list_buckets()["Buckets"]]
-    found += client["dynamodb"].list_tables()["TableNames"]
-    found += [t["TopicArn"] for t in client["sns"].list_topics()["Topics"]]
-    found += [s["SubscriptionArn"] for s in client["sns"].list_subscriptions()["Subscriptions"]]
-    found += [r["RoleName"] for r in client["iam"].list_roles()["Roles"]]
-    found += [f["FunctionName"] for f in client["lambda"].list_functions()["Functions"]]
-    found += [m["name"] for m in client["stepfunctions"].list_state_machines()["stateMachines"]]
-    found += [r["Name"] for r in client["events"].list_rules()["Rules"]]
-    found += [g["logGroupName"] for g in client["logs"].describe_log_groups()["logGroups"]]
-    return found
-
-
-_CLIENTS: dict[str, object] = {}
-
-
-def _clients() -> dict:
-    # Clients outlive a mock (moto intercepts below them); creating them is the costly part.
-    if not _CLIENTS:
-        for service in ("s3", "dynamodb", "sns", "iam", "lambda", "stepfunctions", "events",
-                        "logs"):
-            _CLIENTS[service] = boto3.client(service, region_name=REGION)
-    return _CLIENTS
 
 
 def cli_run(*args: str, fault: FailOnce | None = None):
@@ -178,7 +150,7 @@ def test_every_write_of_up_and_down_fails_once_and_one_more_command_recovers(chu
                 assert is_healthy(rows), [r for r in rows if r.state != "present"]
 
             if i < len(down_writes):
-                _clients()["s3"].put_object(Bucket=BUCKET, Key="uploads/a.jpg", Body=b"x")
+                account_clients()["s3"].put_object(Bucket=BUCKET, Key="uploads/a.jpg", Body=b"x")
                 target = down_writes[i]
                 fault = FailOnce(target)
                 failed = cli_run("down", "--yes", fault=fault)
