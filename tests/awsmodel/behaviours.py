@@ -114,6 +114,11 @@ class Behaviours:
         bounds = getattr(self.settings, what)
         return self.draws.between(bounds, what, name, self.made[name], *more)
 
+    def window(self, what: str, name: str, *more: object) -> float:
+        """The window a resource made for the first time gets: what the benchmark's floor is
+        made of (bench/aws_model.py)."""
+        return self.draws.between(getattr(self.settings, what), what, name, 1, *more)
+
     def _made(self, name: str) -> None:
         self.made[name] += 1
 
@@ -176,7 +181,7 @@ class Behaviours:
             if now < bucket.busy_until:
                 return error_answer(AwsError("s3", "OperationAborted", S3_CONFLICT, 409),
                                     "bucket writes overlap")
-            bucket.busy_until = now + self._draw("bucket_write_busy", name, call.invocation)
+            bucket.busy_until = now + self._draw("bucket_write_busy", name, call.operation)
         return None
 
     def _after_s3(self, call: Call, now: float, body: bytes) -> tuple[bytes, str]:
