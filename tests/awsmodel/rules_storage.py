@@ -42,6 +42,12 @@ class Table:
     deleting_until: float | None = None
 
 
+def _in_use(why: str, behaviour: str) -> Answer:
+    return error_answer(AwsError("dynamodb", "ResourceInUseException",
+                                 f"Attempt to change a resource which is still in use: {why}"),
+                        behaviour)
+
+
 class StorageRules(RuleBase):
     buckets: dict[str, Bucket]
     bucket_cooldown: dict[str, float]
@@ -113,10 +119,7 @@ class StorageRules(RuleBase):
                 del self.tables[str(name)]
                 return None
             if op == "CreateTable":
-                return error_answer(AwsError(
-                    "dynamodb", "ResourceInUseException",
-                    f"Attempt to change a resource which is still in use: Table is being "
-                    f"deleted: {name}"), "table still deleting")
+                return _in_use(f"Table is being deleted: {name}", "table still deleting")
             if op == "DescribeTable":
                 return json_answer("dynamodb", {"Table": {**table.description,
                                                           "TableStatus": "DELETING"}},
@@ -125,10 +128,7 @@ class StorageRules(RuleBase):
         if now >= table.active_at:
             return None
         if op == "DeleteTable":
-            return error_answer(AwsError(
-                "dynamodb", "ResourceInUseException",
-                f"Attempt to change a resource which is still in use: Table is being created: "
-                f"{name}"), "table still creating")
+            return _in_use(f"Table is being created: {name}", "table still creating")
         if op == "ListTagsOfResource" or op in TABLE_DATA_OPERATIONS:
             return error_answer(AwsError(
                 "dynamodb", "ResourceNotFoundException",
