@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import botocore.exceptions
 
 from facedetect_cli.aws.errors import translate_error
+from facedetect_cli.aws.retry import ALWAYS_RETRIED, retry_while
 
 # The first paginator or waiter of any client makes botocore's loader look for that kind of
 # model in every service's directory (about 400, 50 ms). The loader caches the answer, but
@@ -18,11 +20,15 @@ _MODEL_LOCK = threading.Lock()
 
 
 class Client:
-    """A botocore client whose calls raise the tool's errors instead of botocore's."""
+    """A botocore client whose calls raise the tool's errors instead of botocore's, and retry
+    the codes that only ever mean "try again" for this service (retry.ALWAYS_RETRIED)."""
 
-    def __init__(self, raw: Any, service: str) -> None:
+    def __init__(self, raw: Any, service: str,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._raw = raw
         self.service = service
+        self._sleep = sleep
+        self._transient = ALWAYS_RETRIED.get(service, frozenset())
 
     @property
     def raw(self) -> Any:
@@ -33,11 +39,18 @@ class Client:
         method = getattr(self._raw, operation)
         api_name = self._raw.meta.method_to_api_mapping.get(operation, operation)
 
-        def call(**kwargs: Any) -> dict[str, Any]:
+        def once(**kwargs: Any) -> dict[str, Any]:
             try:
                 return method(**kwargs)
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
                 raise translate_error(exc, self.service, api_name) from exc
+
+        if not self._transient:
+            return once
+
+        def call(**kwargs: Any) -> dict[str, Any]:
+            return retry_while(lambda: once(**kwargs), lambda e: e.code in self._transient,
+                               self._sleep)
 
         return call
 
@@ -64,18 +77,30 @@ class Client:
 
 def from_dynamodb(item: dict[str, Any]) -> dict[str, Any]:
     """A DynamoDB item in the low-level client's typed form as plain JSON-ready values."""
+    return {key: _plain(value) for key, value in item.items()}
+
+
+def _number(text: str) -> int | float:
     from decimal import Decimal
 
-    from boto3.dynamodb.types import TypeDeserializer
+    value = Decimal(text)
+    return int(value) if value == value.to_integral_value() else float(value)
 
-    def plain(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return int(value) if value == value.to_integral_value() else float(value)
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list | set):
-            return [plain(v) for v in value]
-        return value
 
-    deserializer = TypeDeserializer()
-    return {k: plain(deserializer.deserialize(v)) for k, v in item.items()}
+def _plain(typed: dict[str, Any]) -> Any:
+    """One attribute value ({"S": "x"}, {"N": "1.5"}, {"M": {...}}...) as a plain value: all
+    the tool needs of boto3's TypeDeserializer, without boto3 as a dependency."""
+    ((kind, value),) = typed.items()
+    if kind == "N":
+        return _number(value)
+    if kind == "NS":
+        return [_number(v) for v in value]
+    if kind == "M":
+        return {k: _plain(v) for k, v in value.items()}
+    if kind == "L":
+        return [_plain(v) for v in value]
+    if kind == "NULL":
+        return None
+    if kind in ("SS", "BS"):
+        return list(value)
+    return value  # S, B, BOOL

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import botocore.exceptions
 
 from facedetect_cli.errors import AwsError, CredentialsError, FacedetectError, InputError
@@ -28,6 +30,10 @@ _ACCESS_DENIED_CODES = {
 }
 # IAM action prefixes differ from botocore's service names for a few services.
 _ACTION_PREFIX = {"stepfunctions": "states", "sfn": "states", "eventbridge": "events"}
+# AWS names the action it denied: "User: arn:... is not authorized to perform: iam:PassRole
+# on resource: arn:...". It is not always the operation called (CreateFunction checks that
+# the caller may pass the role; GetFunction leaves out the tags without lambda:ListTags).
+_DENIED_ACTION = re.compile(r"not authorized to perform: ([a-z0-9-]+:[A-Za-z0-9*]+)")
 
 
 def translate_error(exc: Exception, service: str, operation: str) -> FacedetectError:
@@ -47,7 +53,9 @@ def translate_error(exc: Exception, service: str, operation: str) -> FacedetectE
                 "secret and profile"
             )
         if code in _ACCESS_DENIED_CODES:
-            action = f"{_ACTION_PREFIX.get(service, service)}:{operation}"
+            named = _DENIED_ACTION.search(message)
+            action = (named.group(1) if named
+                      else f"{_ACTION_PREFIX.get(service, service)}:{operation}")
             return AwsError(
                 f"access denied for {action}: {message} (grant {action} to the caller, "
                 "or use a profile that has it)",

@@ -46,10 +46,15 @@ def known_regions() -> set[str]:
 
 def _known_regions(session: botocore.session.Session) -> set[str]:
     # The session's own loader: botocore parses its endpoint data once per session.
-    regions: set[str] = set()
-    for partition in session.get_available_partitions():
-        regions.update(session.get_available_regions("s3", partition_name=partition))
-    return regions
+    return set().union(*_regions_by_partition(session, "s3").values())
+
+
+def _regions_by_partition(session: botocore.session.Session,
+                          service: str) -> dict[str, set[str]]:
+    """The regions botocore's endpoint data lists for a service, by partition (aws, aws-cn,
+    aws-us-gov...)."""
+    return {partition: set(session.get_available_regions(service, partition_name=partition))
+            for partition in session.get_available_partitions()}
 
 
 class AwsSession:
@@ -62,8 +67,12 @@ class AwsSession:
         fault_rules: Sequence[FaultRule] = (),
         latency_s: float | None = None,
         call_log: Callable[[str, str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.connection = connection
+        # What the clients' own retries (retry.ALWAYS_RETRIED) wait with; tests pass one that
+        # records instead of sleeping.
+        self.sleep = sleep
         self.counter = ApiCallCounter()
         # Set before the first call, so --debug shows the caller-identity and AssumeRole calls.
         self.counter.log = call_log
@@ -98,6 +107,18 @@ class AwsSession:
         self.region: str = region
         if connection.role_arn:
             self._assume_role(connection)
+
+    def regions_offering(self, service: str) -> set[str] | None:
+        """The regions of this session's partition where AWS offers `service`, from botocore's
+        endpoint data; None when an endpoint URL replaces AWS's (an emulator offers whatever
+        it offers, in any region)."""
+        if self.connection.endpoint_url:
+            return None
+        offering = _regions_by_partition(self._session, service)
+        for partition, regions in _regions_by_partition(self._session, "s3").items():
+            if self.region in regions:
+                return offering.get(partition, set())
+        return set().union(*offering.values())
 
     def _assume_role(self, connection: Connection) -> None:
         """Work inside the role's account. botocore refreshes these credentials before they
@@ -176,7 +197,8 @@ class AwsSession:
             return found
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = Client(self._raw_client(service), service)
+                self._clients[service] = Client(self._raw_client(service), service,
+                                                self.sleep)
             return self._clients[service]
 
     @property

@@ -35,7 +35,7 @@ from facedetect_cli.engine.plan import (
 from facedetect_cli.engine.resources.base import Context, Observed, Resource, owned_by, tag_dict
 from facedetect_cli.engine.resources.state_machine import StateMachine
 from facedetect_cli.engine.stack import build_stack, feature_resources
-from facedetect_cli.errors import AwsError, NotOwnedError
+from facedetect_cli.errors import AwsError, InputError, NotOwnedError
 
 if TYPE_CHECKING:
     from facedetect_cli.aws.hooks import FaultRule
@@ -72,7 +72,8 @@ class StackApp:
         # boto3 is imported here, by the first command that needs AWS, not at start-up.
         from facedetect_cli.aws.session import AwsSession
 
-        self.aws = AwsSession(connection, fault_rules=fault_rules, call_log=call_log)
+        self.aws = AwsSession(connection, fault_rules=fault_rules, call_log=call_log,
+                              sleep=sleep)
         self.names = Names(config, self.aws.account_id, self.aws.region)
         self.ctx = Context(self.aws, self.names, assets or Assets(), sleep)
         # Both worked out on first use: `up` and `status` learn the features from the reads of
@@ -155,6 +156,7 @@ class StackApp:
         """Create and update the stack with its features; delete what a feature turned off
         left behind (its resources that exist and are the stack's)."""
         config = self.names.config
+        self._refuse_region_without_rekognition()
         if config.features is not None:
             turned_off = frozenset(features.FEATURES) - config.features
         else:
@@ -174,6 +176,23 @@ class StackApp:
         plan.steps = [s for s in plan.steps
                       if not (s.action == ABSENT and s.resource.key in optional)]
         return plan
+
+    def _refuse_region_without_rekognition(self) -> None:
+        """Rekognition is offered in fewer regions than S3. A stack built where it is not
+        could never detect a face, while status called it healthy: refuse before any write,
+        naming the regions that work. The duplicates feature's face collection is
+        Rekognition's too; botocore's endpoint data lists services, not operations, and AWS
+        documents no region with DetectFaces but without collections."""
+        offered = self.aws.regions_offering("rekognition")
+        if offered is None or self.aws.region in offered:
+            return
+        wants = self.names.config.with_features + tuple(self.names.config.features or ())
+        needs = "detects the faces"
+        if features.DUPLICATES in wants:
+            needs += " and keeps the face collection of --with duplicates"
+        choices = ", ".join(sorted(offered)) or "none in this partition"
+        raise InputError(f"region {self.aws.region} does not offer Amazon Rekognition, which "
+                         f"{needs}: choose a region that does ({choices})")
 
     def apply(self, plan: Plan, on_event: Callable[[Event], None] = lambda e: None,
               stop: threading.Event | None = None) -> list[Outcome]:

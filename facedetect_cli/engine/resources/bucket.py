@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from facedetect_cli.aws.parallel import parallel
+from facedetect_cli.aws.retry import SETTLING, retry_while
 from facedetect_cli.engine import policies
 from facedetect_cli.engine.naming import Names
 from facedetect_cli.engine.resources.base import (
@@ -139,16 +141,24 @@ class Bucket(Resource):
             raise
         fields = {"public_access", "encryption", "eventbridge", "policy"}
         # A bucket made a moment ago has no notifications and no policy: nothing to re-read.
-        self._configure(ctx, fields, notification={}, policy=None)
+        # S3 may still answer NoSuchBucket to it for a while: terraform-provider-aws retries
+        # a new bucket's settings on NoSuchBucket for two minutes (internal/service/s3/
+        # bucket.go, bucketCreatedTimeout; bucket_server_side_encryption_configuration.go).
+        self._configure(ctx, fields, notification={}, policy=None, just_created=True)
 
     def update(self, ctx: Context, observed: Observed, fields: set[str]) -> None:
         self._configure(ctx, fields, notification=observed.attrs["notification"],
                         policy=observed.attrs["policy"])
 
     def _configure(self, ctx: Context, fields: set[str], *, notification: dict[str, Any],
-                   policy: dict[str, Any] | None) -> None:
+                   policy: dict[str, Any] | None, just_created: bool = False) -> None:
+        """One setting after the other: S3 refuses bucket-level writes that overlap with 409
+        OperationAborted ("A conflicting conditional operation is currently in progress"),
+        which the S3 client retries (retry.ALWAYS_RETRIED), but writing them one at a time
+        never provokes it. The bucket is on no critical path: the rule that needs it also
+        waits for the roles and the state machine."""
         s3 = ctx.client("s3")
-        calls = []
+        calls: list[Callable[[], Any]] = []
         if "public_access" in fields:
             calls.append(lambda: s3.put_public_access_block(
                 Bucket=self.name, PublicAccessBlockConfiguration=BLOCK_ALL_PUBLIC))
@@ -160,7 +170,11 @@ class Bucket(Resource):
         if "policy" in fields:
             calls.append(lambda: s3.put_bucket_policy(
                 Bucket=self.name, Policy=json.dumps(self._merged_policy(policy))))
-        parallel(*calls)
+        for call in calls:
+            if just_created:
+                retry_while(call, lambda e: e.code == "NoSuchBucket", ctx.sleep, SETTLING)
+            else:
+                call()
 
     def _enable_eventbridge(self, ctx: Context, current: dict[str, Any]) -> None:
         """PutBucketNotificationConfiguration replaces the whole configuration: merge into

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from facedetect_cli.aws.retry import is_iam_propagation_error, retry_while
+from facedetect_cli.aws.retry import PROPAGATION, is_iam_propagation_error, retry_while
 from facedetect_cli.engine.naming import Names
 from facedetect_cli.engine.resources.base import Context, Observed, Resource, owned_by
 from facedetect_cli.errors import AwsError, FacedetectError
@@ -62,7 +62,7 @@ class Function(Resource):
         config = found["Configuration"]
         return Observed(
             config["FunctionArn"],
-            owned=owned_by(found.get("Tags") or {}, self.names),
+            owned=owned_by(function_tags(ctx, found), self.names),
             attrs={
                 **{k: config.get(k) for k in _CONFIG_FIELDS},
                 "Environment": {"Variables": dict(sorted(
@@ -107,6 +107,7 @@ class Function(Resource):
             ),
             is_iam_propagation_error,
             ctx.sleep,
+            PROPAGATION,
         )
         self._state_at_create = created.get("State")
 
@@ -149,6 +150,7 @@ class Function(Resource):
             call,
             lambda e: e.code == "ResourceConflictException" or is_iam_propagation_error(e),
             ctx.sleep,
+            PROPAGATION,
         )
 
     def delete(self, ctx: Context, observed: Observed) -> None:
@@ -157,3 +159,15 @@ class Function(Resource):
         except AwsError as error:
             if error.code != "ResourceNotFoundException":
                 raise
+
+
+def function_tags(ctx: Context, found: dict[str, Any]) -> dict[str, str]:
+    """A function's tags from its GetFunction answer. GetFunction includes them only for a
+    caller allowed lambda:ListTags, and answers TagsError instead otherwise (Lambda API
+    Reference, GetFunction): an answer without them is asked again with ListTags, so a
+    caller without that permission fails naming lambda:ListTags instead of taking the
+    stack's own function for someone else's."""
+    if found.get("Tags"):
+        return dict(found["Tags"])
+    arn = found["Configuration"]["FunctionArn"]
+    return dict(ctx.client("lambda").list_tags(Resource=arn).get("Tags") or {})

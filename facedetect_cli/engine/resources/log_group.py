@@ -16,6 +16,7 @@ from typing import Any
 
 from facedetect_cli.engine.naming import Names
 from facedetect_cli.engine.resources.base import Context, Observed, Resource, owned_by
+from facedetect_cli.engine.resources.function import function_tags
 from facedetect_cli.errors import AwsError
 
 UNMANAGED = "created by Lambda, not yet managed"
@@ -71,7 +72,7 @@ class LogGroup(Resource):
             if error.code == "ResourceNotFoundException":
                 return False
             raise
-        return owned_by(found.get("Tags") or {}, self.names)
+        return owned_by(function_tags(ctx, found), self.names)
 
     def differences(self, ctx: Context, observed: Observed) -> dict[str, str]:
         found = {}

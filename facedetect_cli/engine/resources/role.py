@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from facedetect_cli.aws.parallel import parallel
+from facedetect_cli.aws.retry import SETTLING, retry_while
 from facedetect_cli.engine.naming import Names
 from facedetect_cli.engine.policies import INLINE_POLICY_NAME
 from facedetect_cli.engine.resources.base import (
@@ -151,21 +152,35 @@ class Role(Resource):
         # finds any other.
         self._remove_policies(ctx, observed.attrs.get("attached", list(self.managed)),
                               observed.attrs.get("inline_names", [INLINE_POLICY_NAME]))
-        try:
-            iam.delete_role(RoleName=self.name)
-        except AwsError as error:
-            if error.code == "NoSuchEntity":
-                return
+
+        def delete() -> None:
+            try:
+                iam.delete_role(RoleName=self.name)
+            except AwsError as error:
+                if error.code != "NoSuchEntity":
+                    raise
+
+        def conflict(error: AwsError) -> bool:
+            """DeleteConflict: a policy someone attached since the plan read the role (remove
+            it too), or, with none left, IAM still reporting the ones just removed: it can do
+            so for a while (terraform-provider-aws retries DeleteRole on DeleteConflict for
+            its propagationTimeout, two minutes: internal/service/iam/role.go)."""
             if error.code != "DeleteConflict":
+                return False
+            try:
+                attached = [p["PolicyArn"] for page in iam.pages(
+                    "list_attached_role_policies", RoleName=self.name)
+                    for p in page["AttachedPolicies"]]
+                inline = [n for page in iam.pages("list_role_policies", RoleName=self.name)
+                          for n in page["PolicyNames"]]
+            except AwsError as gone:
+                if gone.code == "NoSuchEntity":
+                    return True  # deleted meanwhile: the next DeleteRole says so
                 raise
-            # Someone attached a policy since the plan read the role: read afresh, once.
-            attached = [p["PolicyArn"]
-                        for page in iam.pages("list_attached_role_policies", RoleName=self.name)
-                        for p in page["AttachedPolicies"]]
-            inline = [n for page in iam.pages("list_role_policies", RoleName=self.name)
-                      for n in page["PolicyNames"]]
             self._remove_policies(ctx, attached, inline)
-            iam.delete_role(RoleName=self.name)
+            return True
+
+        retry_while(delete, conflict, ctx.sleep, SETTLING)
 
     def _remove_policies(self, ctx: Context, attached: list[str], inline: list[str]) -> None:
         iam = ctx.client("iam")

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from facedetect_cli.aws.parallel import parallel
-from facedetect_cli.aws.retry import is_iam_propagation_error, retry_while
+from facedetect_cli.aws.retry import PROPAGATION, is_iam_propagation_error, retry_while
 from facedetect_cli.engine.naming import Names
 from facedetect_cli.engine.resources.base import (
     Context,
@@ -102,7 +102,7 @@ class Rule(Resource):
                     service="events",
                 )
 
-        retry_while(put, is_iam_propagation_error, ctx.sleep)
+        retry_while(put, is_iam_propagation_error, ctx.sleep, PROPAGATION)
 
     def create(self, ctx: Context) -> None:
         self._put_rule(ctx, tags=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from facedetect_cli.aws.retry import is_iam_propagation_error, retry_while
+from facedetect_cli.aws.retry import PROPAGATION, is_iam_propagation_error, retry_while
 from facedetect_cli.build import features as feature_names
 from facedetect_cli.build import workflow
 from facedetect_cli.build.features import TAG_KEY as FEATURES_TAG
@@ -133,6 +133,7 @@ class StateMachine(Resource):
             # Recreating right after a delete fails until the old one is gone.
             lambda e: e.code == "StateMachineDeleting" or _not_yet_visible(e),
             ctx.sleep,
+            PROPAGATION,
         )
 
     def update(self, ctx: Context, observed: Observed, fields: set[str]) -> None:
@@ -153,6 +154,7 @@ class StateMachine(Resource):
                 ),
                 _not_yet_visible,
                 ctx.sleep,
+                PROPAGATION,
             )
         if "features" in fields:
             # After the definition: the tag must never name features the machine lacks.

@@ -18,6 +18,10 @@ from facedetect_cli.engine.resources.base import (
 from facedetect_cli.errors import AwsError
 
 PENDING = "PendingConfirmation"
+# What ListSubscriptionsByTopic shows, for a while, in place of the ARN of a subscription the
+# recipient cancelled (the "unsubscribe" link of every message): it no longer delivers, and
+# cannot be unsubscribed again. Absent, then: status says so and `up` subscribes again.
+UNSUBSCRIBED = "Deleted"
 
 
 def _read_topic(ctx: Context, arn: str) -> dict[str, Any] | None:
@@ -35,7 +39,8 @@ def _read_topic(ctx: Context, arn: str) -> dict[str, Any] | None:
         lambda: tag_dict(sns.list_tags_for_resource(ResourceArn=arn).get("Tags")),
         lambda: [subscription
                  for page in sns.pages("list_subscriptions_by_topic", TopicArn=arn)
-                 for subscription in page.get("Subscriptions", [])],
+                 for subscription in page.get("Subscriptions", [])
+                 if subscription.get("SubscriptionArn") != UNSUBSCRIBED],
     )
     return {"tags": tags, "subscriptions": subscriptions}
 
