@@ -25,7 +25,16 @@ GROUPS = {
     "notify": "/aws/lambda/facedetect-SendNotificationLambda",
 }
 HANDLERS = {"detect": "detect_faces", "store": "store_metadata", "notify": "send_notification"}
-BASE = int(time.time() * 1000) - 5 * 60_000  # five minutes ago: inside the default 10m
+BASE = 0  # set before each test: see base_time
+
+
+@pytest.fixture(autouse=True)
+def base_time() -> None:
+    """Events are written five minutes before the test starts, inside the default 10m. Taken
+    per test, not at import: a long suite under load ran these tests more than five minutes
+    after collection, and the events fell outside the window."""
+    global BASE
+    BASE = int(time.time() * 1000) - 5 * 60_000
 
 
 
