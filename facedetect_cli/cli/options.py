@@ -39,7 +39,7 @@ class CommonOptions:
     quiet: bool
     debug: bool
     targets: str | None = None
-    max_parallel: int = 4
+    max_parallel: int | None = None
 
     @property
     def local_endpoint(self) -> str:
@@ -134,9 +134,11 @@ _FLEET_OPTIONS = [
     click.option("--targets", type=click.Path(dir_okay=False), envvar="FACEDETECT_TARGETS",
                  help="A TOML file of targets (role ARN or profile, region, stack, e-mails): "
                  "run up, down or status on each of them at once. [env: FACEDETECT_TARGETS]"),
-    click.option("--max-parallel", type=click.IntRange(1, 64), default=4, show_default=True,
+    click.option("--max-parallel", type=click.IntRange(1, 64), default=None,
                  envvar="FACEDETECT_MAX_PARALLEL",
-                 help="With --targets: how many targets at once. [env: FACEDETECT_MAX_PARALLEL]"),
+                 help="With --targets, --organization or --ou: how many targets at once "
+                 "(default: 4 with --targets, 16 for an organization). "
+                 "[env: FACEDETECT_MAX_PARALLEL]"),
 ]
 _NAMES = [
     "stack", "region", "profile", "endpoint_url", "local", "local_port", "role_arn",

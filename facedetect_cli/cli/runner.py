@@ -13,6 +13,7 @@ from facedetect_cli.cli.options import CommonOptions
 from facedetect_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, FacedetectError
 
 if TYPE_CHECKING:
+    from facedetect_cli.cli.fleet_options import FleetOptions
     from facedetect_cli.cli.render import Output
     from facedetect_cli.engine.app import StackApp
     from facedetect_cli.engine.apply import Outcome
@@ -59,58 +60,12 @@ class Run:
             self.out.error(f"{step.action} {step.resource.kind} {step.resource.name}{more}: "
                            f"{message}")
 
-    def fleet(self, command: str, *, keep_data: bool = False) -> int:
-        """Run up, down or status on every target of --targets at once; one summary."""
-        from pathlib import Path
+    def fleet(self, command: str, fleet: FleetOptions, config: StackConfig, *,
+              dry_run: bool = False, keep_data: bool = False) -> int:
+        """Run up, down or status on many targets at once (cli/fleet_run.py)."""
+        from facedetect_cli.cli.fleet_run import run_fleet
 
-        from facedetect_cli.aws.session import known_regions
-        from facedetect_cli.cli import render
-        from facedetect_cli.engine.app import StackApp
-        from facedetect_cli.errors import EXIT_UNHEALTHY, InputError
-        from facedetect_cli.fleet.run import FAILED, UNHEALTHY, run_targets
-        from facedetect_cli.fleet.targets import Target, load_targets
-
-        assert self.opts.targets is not None
-        if self.opts.role_arn:
-            raise InputError("--role-arn and --targets both say where to work: the targets "
-                             "file names a role_arn per target")
-        targets = load_targets(Path(self.opts.targets), known_regions=known_regions())
-        base = self.opts.connection()
-        if self.opts.local:
-            from facedetect_cli.local.lifecycle import ensure_running
-
-            ensure_running(self.opts.local_port, say=self.out.info)
-
-        def make_app(target: Target) -> StackApp:
-            connection = target.connection
-            if base.endpoint_url:  # --local / --endpoint-url apply to every target
-                from dataclasses import replace
-
-                connection = replace(connection, endpoint_url=base.endpoint_url,
-                                     access_key_id=base.access_key_id,
-                                     secret_access_key=base.secret_access_key)
-            config = target.config
-            if keep_data:
-                from dataclasses import replace
-
-                config = replace(config, keep_data=True)
-            return StackApp(connection, config, **APP_OVERRIDES)
-
-        with render.fleet_progress(self.out, targets) as progress:
-            results = run_targets(command, targets, make_app, max_parallel=self.opts.max_parallel,
-                                  keep_data=keep_data, on_update=progress.update)
-        render.fleet_summary(self.out, command, results)
-        if self.out.json:
-            self.out.document({"command": command,
-                               "targets": [result.as_dict() for result in results]})
-        for result in results:
-            if result.result == FAILED:
-                self.out.error(f"{result.target.label}: {result.error}")
-        if any(result.result == FAILED for result in results):
-            return EXIT_FAILURE
-        if any(result.result == UNHEALTHY for result in results):
-            return EXIT_UNHEALTHY
-        return 0
+        return run_fleet(self, command, fleet, config, dry_run=dry_run, keep_data=keep_data)
 
     def debug_summary(self) -> None:
         """With --debug, the calls by service and operation once the command ends."""

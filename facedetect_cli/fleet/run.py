@@ -1,11 +1,17 @@
-"""Run one command on many targets at once (`--targets FILE`): each target its own session,
-account and stack; one failing target never stops the others."""
+"""Run one command on many targets at once (`--targets FILE`, `--organization`): each target
+its own session, account and stack; one failing target never stops the others.
+
+Hundreds of targets run in one process: a fixed number of workers take the next target when
+they finish one, each target's session (clients, credentials) is made when it starts and
+dropped when it ends, and what is kept per target is a small result. A Ctrl-C stops the
+workers taking targets; the ones in flight finish (nothing is left half made) and are
+reported before the interrupt goes on."""
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +22,7 @@ if TYPE_CHECKING:
     from facedetect_cli.engine.app import StackApp
 
 OK, FAILED, UNHEALTHY, RUNNING, WAITING = "ok", "failed", "unhealthy", "running", "waiting"
+FINISHED = (OK, FAILED, UNHEALTHY)
 
 
 @dataclass
@@ -40,13 +47,15 @@ class TargetResult:
         }
 
 
-def _run_one(command: str, app: StackApp, result: TargetResult, keep_data: bool) -> None:
+def _run_one(command: str, app: StackApp, result: TargetResult, keep_data: bool,
+             keep_details: bool) -> None:
     from facedetect_cli.engine.app import change_entries, is_healthy
 
     result.account, result.region = app.names.account, app.names.region
     if command == "status":
         rows = app.status()
-        result.details = [row.as_dict() for row in rows]
+        if keep_details:
+            result.details = [row.as_dict() for row in rows]
         result.result = OK if is_healthy(rows) else UNHEALTHY
         return
     plan = app.plan_up() if command == "up" else app.plan_down(keep_data=keep_data)
@@ -54,7 +63,8 @@ def _run_one(command: str, app: StackApp, result: TargetResult, keep_data: bool)
         names = ", ".join(f"{s.resource.kind} {s.resource.name}" for s in plan.foreign)
         raise FacedetectError(f"refusing to take over {names}: it exists without the stack's tag")
     outcomes = app.apply(plan)
-    result.details = change_entries(outcomes)
+    if keep_details:
+        result.details = change_entries(outcomes)
     result.changed = sum(1 for o in outcomes if o.status == "done")
     failed = [o for o in outcomes if o.error is not None]
     if failed:
@@ -66,16 +76,21 @@ def _run_one(command: str, app: StackApp, result: TargetResult, keep_data: bool)
 
 def run_targets(
     command: str,
-    targets: list[Target],
+    targets: Sequence[Target],
     make_app: Callable[[Target], StackApp],
     *,
     max_parallel: int = 4,
     keep_data: bool = False,
+    keep_details: bool = True,
     on_update: Callable[[TargetResult], None] = lambda result: None,
 ) -> list[TargetResult]:
     """Run `command` (up, down or status) on every target, at most max_parallel at a time.
-    Results keep the file's order."""
+    Results keep the targets' order. keep_details=False keeps no per-resource rows (a run
+    over hundreds of targets reports counts)."""
     results = [TargetResult(target) for target in targets]
+    queue = iter(results)
+    take = threading.Lock()
+    stop = threading.Event()
 
     def run(result: TargetResult) -> None:
         started = time.monotonic()
@@ -84,15 +99,38 @@ def run_targets(
         app = None
         try:
             app = make_app(result.target)
-            _run_one(command, app, result, keep_data)
+            _run_one(command, app, result, keep_data, keep_details)
         except FacedetectError as error:
             result.result, result.error = FAILED, str(error)
+        except Exception as error:  # a bug shows on its target and spares the others
+            result.result = FAILED
+            result.error = f"internal error: {type(error).__name__}: {error}"
         finally:
             result.seconds = time.monotonic() - started
             if app is not None:
                 result.api_calls = app.api_calls()
             on_update(result)
 
-    with ThreadPoolExecutor(max_workers=max_parallel) as pool:
-        list(pool.map(run, results))
+    def worker() -> None:
+        while not stop.is_set():
+            with take:
+                result = next(queue, None)
+            if result is None:
+                return
+            run(result)
+
+    workers = [threading.Thread(target=worker, name=f"target-{n}", daemon=True)
+               for n in range(min(max_parallel, len(results)))]
+    for thread in workers:
+        thread.start()
+    try:
+        for thread in workers:
+            # A timed join leaves the main thread free to take a Ctrl-C.
+            while thread.is_alive():
+                thread.join(0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        for thread in workers:
+            thread.join()
+        raise
     return results

@@ -49,10 +49,16 @@ class Target:
     label: str
     connection: Connection
     config: StackConfig
+    # Known before any call for a target of an organization; a targets file may leave them out.
+    account: str = ""
+    name: str = ""
+    ou_path: str = ""
 
     @property
     def account_hint(self) -> str:
         """The account as the file names it (from the role ARN), before any AWS call."""
+        if self.account:
+            return self.account
         match = ROLE_ARN_RE.fullmatch(self.connection.role_arn or "")
         return match.group(1) if match else ""
 

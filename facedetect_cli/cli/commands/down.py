@@ -4,6 +4,7 @@ import sys
 
 import click
 
+from facedetect_cli.cli.fleet_options import ONE_TARGET, FleetOptions, fleet_options
 from facedetect_cli.cli.options import CommonOptions, common_options
 from facedetect_cli.cli.runner import Run, run
 
@@ -14,26 +15,29 @@ from facedetect_cli.cli.runner import Run, run
 @click.option("--keep-data", is_flag=True,
               help="Keep the bucket (thumbnails included), the table and the face collection "
               "(still tagged); a later `up` takes them back.")
+@fleet_options
 @common_options(fleet=True)
-def down(opts: CommonOptions, yes: bool, dry_run: bool, keep_data: bool) -> None:
+def down(opts: CommonOptions, fleet: FleetOptions, yes: bool, dry_run: bool,
+         keep_data: bool) -> None:
     """Remove everything the stack created, in reverse order, and nothing else."""
-    run(opts, lambda r: _down(r, yes=yes, dry_run=dry_run, keep_data=keep_data))
+    run(opts, lambda r: _down(r, fleet=fleet, yes=yes, dry_run=dry_run, keep_data=keep_data))
 
 
-def _down(r: Run, *, yes: bool, dry_run: bool, keep_data: bool) -> int:
+def _down(r: Run, *, yes: bool, dry_run: bool, keep_data: bool,
+          fleet: FleetOptions = ONE_TARGET) -> int:
     import time
 
-    if r.opts.targets:
-        from facedetect_cli.errors import InputError
+    from facedetect_cli.engine.config import StackConfig
 
-        if dry_run:
-            raise InputError("--dry-run does not combine with --targets; run it per target")
-        if not yes:
-            raise InputError("down with --targets deletes in every target: pass --yes")
-        return r.fleet("down", keep_data=keep_data)
+    if fleet.active(r.opts.targets):
+        if not (yes or dry_run):
+            from facedetect_cli.errors import InputError
+
+            raise InputError("down on many targets deletes in every one: pass --yes")
+        return r.fleet("down", fleet, StackConfig(stack=r.opts.stack), dry_run=dry_run,
+                       keep_data=keep_data)
 
     from facedetect_cli.engine.app import change_entries, plan_entries
-    from facedetect_cli.engine.config import StackConfig
     from facedetect_cli.errors import EXIT_FAILURE, InputError
 
     config = StackConfig(stack=r.opts.stack, keep_data=keep_data)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import click
 
+from facedetect_cli.cli.fleet_options import ONE_TARGET, FleetOptions, fleet_options
 from facedetect_cli.cli.options import CommonOptions, common_options
 from facedetect_cli.cli.runner import Run, run
 
@@ -14,17 +15,31 @@ from facedetect_cli.cli.runner import Run, run
               help="Also check that the log groups keep events this many days (without it, "
               "any period is fine; logs that never expire are not). "
               "[env: FACEDETECT_LOG_RETENTION_DAYS]")
+@click.option("--dry-run", is_flag=True,
+              help="With --organization/--ou: show the targets and stop.")
+@fleet_options
 @common_options(fleet=True)
-def status(opts: CommonOptions, emails: tuple[str, ...], log_retention_days: int | None) -> None:
+def status(opts: CommonOptions, fleet: FleetOptions, emails: tuple[str, ...],
+           log_retention_days: int | None, dry_run: bool) -> None:
     """Show every resource of the stack: present, missing, drifted or foreign, and the
     pipeline's runs of the last 24 hours. Read-only.
     Exit 3 when the stack is missing, partial or drifted."""
-    run(opts, lambda r: _status(r, emails=emails, log_retention_days=log_retention_days))
+    run(opts, lambda r: _status(r, fleet=fleet, emails=emails,
+                                log_retention_days=log_retention_days, dry_run=dry_run))
 
 
-def _status(r: Run, *, emails: tuple[str, ...], log_retention_days: int | None) -> int:
-    if r.opts.targets:
-        return r.fleet("status")
+def _status(r: Run, *, emails: tuple[str, ...], log_retention_days: int | None,
+            fleet: FleetOptions = ONE_TARGET, dry_run: bool = False) -> int:
+    if fleet.active(r.opts.targets):
+        from facedetect_cli.engine.config import StackConfig
+
+        return r.fleet("status", fleet, StackConfig(stack=r.opts.stack, emails=emails,
+                                                    log_retention_days=log_retention_days),
+                       dry_run=dry_run)
+    if dry_run:
+        from facedetect_cli.errors import InputError
+
+        raise InputError("status --dry-run is for --organization/--ou: status alone only reads")
     from facedetect_cli.cli.render import executions_summary, features_summary
     from facedetect_cli.engine.app import DRIFTED, PRESENT, is_healthy
     from facedetect_cli.engine.config import StackConfig

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import click
 
+from facedetect_cli.cli.fleet_options import ONE_TARGET, FleetOptions, fleet_options
 from facedetect_cli.cli.options import CommonOptions, common_options
 from facedetect_cli.cli.runner import Run, run
 
@@ -31,31 +32,27 @@ from facedetect_cli.cli.runner import Run, run
               show_default=True, envvar="FACEDETECT_ARCHITECTURE",
               help="The functions' CPU (arm64 costs less for the same work); packaged "
               "libraries follow it. [env: FACEDETECT_ARCHITECTURE]")
-@click.option("--dry-run", is_flag=True, help="Print the plan (read calls only) and stop.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (read calls only) and stop; "
+              "with --organization/--ou: the targets.")
 @click.option("--yes", "-y", is_flag=True, help="Answer yes to every question (for scripts).")
+@fleet_options
 @common_options(fleet=True)
-def up(opts: CommonOptions, emails: tuple[str, ...], log_retention_days: int,
-       with_features: tuple[str, ...], without_features: tuple[str, ...],
+def up(opts: CommonOptions, fleet: FleetOptions, emails: tuple[str, ...],
+       log_retention_days: int, with_features: tuple[str, ...], without_features: tuple[str, ...],
        match_threshold: float, architecture: str, dry_run: bool, yes: bool) -> None:
     """Create what is missing and update what differs. A second run changes nothing."""
-    run(opts, lambda r: _up(r, emails=emails, dry_run=dry_run, yes=yes,
+    run(opts, lambda r: _up(r, fleet=fleet, emails=emails, dry_run=dry_run, yes=yes,
                             log_retention_days=log_retention_days,
                             with_features=with_features, without_features=without_features,
                             match_threshold=match_threshold, architecture=architecture))
 
 
 def _up(r: Run, *, emails: tuple[str, ...], dry_run: bool, yes: bool, log_retention_days: int,
-        with_features: tuple[str, ...] = (), without_features: tuple[str, ...] = (),
+        fleet: FleetOptions = ONE_TARGET, with_features: tuple[str, ...] = (),
+        without_features: tuple[str, ...] = (),
         match_threshold: float = 90.0, architecture: str = "arm64") -> int:
     import sys
     import time
-
-    if r.opts.targets:
-        if dry_run:
-            from facedetect_cli.errors import InputError
-
-            raise InputError("--dry-run does not combine with --targets; run it per target")
-        return r.fleet("up")
 
     from facedetect_cli.build import features
     from facedetect_cli.engine.app import change_entries, plan_entries
@@ -67,6 +64,8 @@ def _up(r: Run, *, emails: tuple[str, ...], dry_run: bool, yes: bool, log_retent
                          log_retention_days=log_retention_days, with_features=with_features,
                          without_features=without_features, match_threshold=match_threshold,
                          architecture=architecture)
+    if fleet.active(r.opts.targets):
+        return r.fleet("up", fleet, config, dry_run=dry_run)
     started = time.monotonic()
     app = r.app(config)
     plan = app.plan_up()

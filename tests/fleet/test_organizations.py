@@ -1,0 +1,240 @@
+"""Every account of an organization (issue 17). moto emulates Organizations (nested OUs,
+create_account, close_account) and lets STS assume a role in any account, so each target
+really works in its own account; it does not check that the member role exists (AWS does:
+a member without it is emulated by denying its AssumeRole)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from facedetect_cli.aws.hooks import InjectedFault
+
+ROLE = "OrganizationAccountAccessRole"
+MANAGEMENT = "123456789012"  # moto's default account creates the organization
+
+
+class Org:
+    """Root/Workloads/Prod/Web (three OUs deep), Root/Workloads/Dev, Root/Sandbox."""
+
+    def __init__(self) -> None:
+        org = boto3.client("organizations")
+        org.create_organization(FeatureSet="ALL")
+        self.root = org.list_roots()["Roots"][0]["Id"]
+        self.client = org
+        self.workloads = self._ou(self.root, "Workloads")
+        self.prod = self._ou(self.workloads, "Prod")
+        self.web = self._ou(self.prod, "Web")
+        self.dev = self._ou(self.workloads, "Dev")
+        self.sandbox = self._ou(self.root, "Sandbox")
+        self.web1 = self._account("web1", self.web)
+        self.web2 = self._account("web2", self.web)
+        self.prod1 = self._account("prod1", self.prod)
+        self.dev1 = self._account("dev1", self.dev)
+        self.old1 = self._account("old1", self.sandbox)
+        self.lab1 = self._account("lab1", self.sandbox)
+        org.close_account(AccountId=self.old1)  # SUSPENDED, as AWS shows a closed account
+
+    def _ou(self, parent: str, name: str) -> str:
+        return self.client.create_organizational_unit(
+            ParentId=parent, Name=name)["OrganizationalUnit"]["Id"]
+
+    def _account(self, name: str, parent: str) -> str:
+        account = self.client.create_account(
+            Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]["AccountId"]
+        self.client.move_account(AccountId=account, SourceParentId=self.root,
+                                 DestinationParentId=parent)
+        return account
+
+
+@pytest.fixture
+def org(aws: None) -> Org:
+    return Org()
+
+
+def functions(account: str, region: str) -> list[str]:
+    """The Lambda functions in an account and region, seen from inside the account."""
+    if account == MANAGEMENT:
+        client = boto3.client("lambda", region_name=region)
+    else:
+        credentials = boto3.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="check")["Credentials"]
+        client = boto3.client("lambda", region_name=region,
+                              aws_access_key_id=credentials["AccessKeyId"],
+                              aws_secret_access_key=credentials["SecretAccessKey"],
+                              aws_session_token=credentials["SessionToken"])
+    return sorted(f["FunctionName"] for f in client.list_functions()["Functions"])
+
+
+STACK = ["facedetect-DetectFacesLambda", "facedetect-SendNotificationLambda",
+         "facedetect-StoreMetadataLambda"]
+
+
+def assumed(calls: Counter[str]) -> Any:
+    """A fault rule that injects nothing and counts AssumeRole calls by account."""
+    lock = threading.Lock()
+
+    def rule(service: str, operation: str, params: dict[str, Any]) -> None:
+        if operation == "AssumeRole":
+            with lock:
+                calls[str(params["RoleArn"]).split(":")[4]] += 1
+
+    return rule
+
+
+def deny(account: str) -> Any:
+    def rule(service: str, operation: str, params: dict[str, Any]) -> InjectedFault | None:
+        if operation == "AssumeRole" and f":{account}:" in str(params.get("RoleArn")):
+            return InjectedFault("AccessDenied", f"User is not authorized to perform: "
+                                 f"sts:AssumeRole on resource: {params['RoleArn']}", 403)
+        return None
+
+    return rule
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_dry_run_shows_the_targets_per_ou_and_what_it_skips(invoke, org):
+    result = invoke("up", "--organization", "--regions", "eu-central-1,us-east-1",
+                    "--exclude-account", org.lab1, "--dry-run", "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    accounts = {t["account"]: t for t in doc["targets"]}
+    assert set(accounts) == {org.web1, org.web2, org.prod1, org.dev1}
+    assert accounts[org.web1]["ou_path"] == "Root/Workloads/Prod/Web"
+    assert accounts[org.web1]["name"] == "web1"
+    assert len(doc["targets"]) == 8  # each account in each region
+    assert doc["per_ou"] == {"Root/Workloads/Dev": 1, "Root/Workloads/Prod": 1,
+                             "Root/Workloads/Prod/Web": 2}
+    skipped = {s["account"]: s["reason"] for s in doc["skipped"]}
+    assert skipped == {MANAGEMENT: "management account (add --include-management)",
+                       org.old1: "suspended", org.lab1: "excluded (--exclude-account)"}
+    # Nothing written anywhere.
+    assert functions(org.web1, "eu-central-1") == [] and functions(MANAGEMENT, "eu-central-1") == []
+
+    text = invoke("up", "--ou", org.prod, "--dry-run", "--include-management")
+    assert text.exit_code == 0, text.stderr
+    assert "3 accounts x 1 region = 3 targets" in text.stdout
+    assert "Root/Workloads/Prod/Web" in text.stdout and "Dev" not in text.stdout
+    # The management account is not below Prod: --include-management adds it only when the
+    # selection reaches it.
+    assert MANAGEMENT not in text.stdout
+
+
+def test_up_by_ou_each_account_holds_exactly_its_own_stack_a_denied_member_fails_alone(
+        invoke, org, tmp_path):
+    report = tmp_path / "up.jsonl"
+    result = invoke("up", "--ou", org.prod, "--regions", "eu-central-1,us-east-1",
+                    "--report", str(report), "--output", "json", fault_rules=[deny(org.web2)])
+    assert result.exit_code == 1
+    by_target = {r["target"]: r for r in json.loads(result.stdout)["targets"]}
+    assert len(by_target) == 6
+    for account in (org.web1, org.prod1):
+        for region in ("eu-central-1", "us-east-1"):
+            assert by_target[f"{account}/{region}"]["result"] == "ok"
+            assert functions(account, region) == STACK
+    for region in ("eu-central-1", "us-east-1"):
+        failed = by_target[f"{org.web2}/{region}"]
+        assert failed["result"] == "failed" and "cannot assume role" in failed["error"]
+    # Nothing outside the subtree, nothing in the caller's own account.
+    assert functions(org.dev1, "eu-central-1") == [] and functions(MANAGEMENT, "eu-central-1") == []
+    assert functions(org.web2, "eu-central-1") == []
+
+    run, *records = lines(report)
+    assert run["record"] == "run" and run["command"] == "up" and len(run["targets"]) == 6
+    assert sorted(r["target"] for r in records) == sorted(by_target)
+    web1 = next(r for r in records if r["target"] == f"{org.web1}/eu-central-1")
+    assert web1["ou_path"] == "Root/Workloads/Prod/Web" and web1["name"] == "web1"
+    assert web1["changes"] == 20 and web1["api_calls"] > 20 and web1["error"] is None
+
+    # The role now exists in web2: the retry works on its two targets and nothing else.
+    calls: Counter[str] = Counter()
+    retried = tmp_path / "retry.jsonl"
+    again = invoke("up", "--retry-failed", str(report), "--report", str(retried),
+                   fault_rules=[assumed(calls)])
+    assert again.exit_code == 0, again.stderr
+    assert calls == {org.web2: 2}
+    assert functions(org.web2, "eu-central-1") == functions(org.web2, "us-east-1") == STACK
+    assert {r["result"] for r in lines(retried)[1:]} == {"ok"}
+
+
+def test_the_report_is_exact_after_ctrl_c_and_retry_runs_only_the_unfinished(
+        invoke, org, tmp_path):
+    report = tmp_path / "status.jsonl"
+    started: list[str] = []
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def interrupt_at_the_third(service: str, operation: str, params: dict[str, Any]) -> None:
+        if operation == "AssumeRole":
+            started.append(params["RoleArn"])
+            if len(started) == 3:
+                signal.pthread_kill(main, signal.SIGINT)  # Ctrl-C while it is in flight
+                threading.Event().wait(1)  # the run stops taking targets meanwhile
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = invoke("status", "--organization", "--include-management", "--max-parallel",
+                        "1", "--report", str(report), fault_rules=[interrupt_at_the_third])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert result.exit_code == 130
+    run, *records = lines(report)
+    planned = {t["label"] for t in run["targets"]}
+    assert len(planned) == 6  # five active members and the management account
+    finished = {r["target"] for r in records}
+    # The target in flight finished and was recorded; the queued ones never started.
+    assert 4 <= len(finished) < 6 and finished <= planned
+    assert {r["result"] for r in records} == {"unhealthy"}
+
+    calls: Counter[str] = Counter()
+    again = invoke("status", "--retry-failed", str(report), fault_rules=[assumed(calls)])
+    assert again.exit_code == 3  # no stack anywhere: unhealthy, not failed
+    retried = {f"{account}/eu-central-1" for account in calls}
+    if f"{MANAGEMENT}/eu-central-1" in planned - finished:
+        retried.add(f"{MANAGEMENT}/eu-central-1")  # its own account: no role to assume
+    assert retried == planned - finished
+
+
+def test_listing_absorbs_throttling(invoke, org, sleeps):
+    throttled: list[str] = []
+
+    def throttle_twice(service: str, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "ListAccountsForParent" and len(throttled) < 2:
+            throttled.append(operation)
+            return InjectedFault("TooManyRequestsException", "Rate exceeded", 400)
+        return None
+
+    result = invoke("status", "--organization", "--dry-run", "--output", "json",
+                    fault_rules=[throttle_twice])
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)["targets"]) == 4 and len(throttled) == 2
+    assert sleeps[:2] == [0.5, 1.0]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--organization", "--targets", "t.toml"], "--targets and --organization"),
+    (["--ou", "ou-12"], "--ou 'ou-12' is not an OU id"),
+    (["--organization", "--exclude-account", "12345"], "not an account id"),
+    (["--organization", "--regions", "eu-central-1,mars-north-9"], "unknown region"),
+    (["--organization", "--regions", "eu-central-1,,"], "--regions"),
+    (["--regions", "eu-central-1"], "--regions needs --organization or --ou"),
+    (["--organization", "--member-role", "a b"], "not an IAM role name"),
+    (["--organization", "--ou", "r-abcd"], "--organization and --ou"),
+    (["--retry-failed", "nothing.jsonl"], "report not found"),
+    (["--organization", "--role-arn", f"arn:aws:iam::{MANAGEMENT}:role/x"], "--role-arn"),
+])
+def test_bad_organization_options_are_one_line_usage_errors(invoke, args, message):
+    result = invoke("status", *args)
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and message in line
