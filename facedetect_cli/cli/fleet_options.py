@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from facedetect_cli.aws.connection import validate_region_syntax
+from facedetect_cli.cli.options import CommonOptions
 from facedetect_cli.errors import InputError
 from facedetect_cli.fleet.organizations import (
     DEFAULT_MEMBER_ROLE,
@@ -42,6 +43,12 @@ class FleetOptions:
     def active(self, targets_file: str | None) -> bool:
         """Whether the command runs on many targets."""
         return bool(targets_file) or self.by_organization or bool(self.retry_failed)
+
+    def wanted(self, opts: CommonOptions) -> bool:
+        """Whether the command runs on many targets, once the options are checked (an
+        organization's option without --organization is an error, not ignored)."""
+        self.check(targets_file=opts.targets, role_arn=opts.role_arn)
+        return self.active(opts.targets)
 
     def region_list(self) -> tuple[str, ...]:
         if self.regions is None:

@@ -111,26 +111,35 @@ def run_targets(
                 result.api_calls = app.api_calls()
             on_update(result)
 
+    # Workers say they are done through a semaphore, not Thread.join: a join interrupted by
+    # Ctrl-C can take the thread for finished while it still runs (CPython bpo-45274's fix
+    # releases the lock the live thread holds), and its target would go unreported.
+    done = threading.Semaphore(0)
+
     def worker() -> None:
-        while not stop.is_set():
-            with take:
-                result = next(queue, None)
-            if result is None:
-                return
-            run(result)
+        try:
+            while not stop.is_set():
+                with take:
+                    result = next(queue, None)
+                if result is None:
+                    return
+                run(result)
+        finally:
+            done.release()
 
     workers = [threading.Thread(target=worker, name=f"target-{n}", daemon=True)
                for n in range(min(max_parallel, len(results)))]
     for thread in workers:
         thread.start()
+    waiting = len(workers)
     try:
-        for thread in workers:
-            # A timed join leaves the main thread free to take a Ctrl-C.
-            while thread.is_alive():
-                thread.join(0.2)
+        while waiting:
+            # A timed wait leaves the main thread free to take a Ctrl-C.
+            if done.acquire(timeout=0.2):
+                waiting -= 1
     except KeyboardInterrupt:
         stop.set()
-        for thread in workers:
-            thread.join()
+        for _ in range(waiting):
+            done.acquire()
         raise
     return results

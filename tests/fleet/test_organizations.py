@@ -104,7 +104,7 @@ def lines(path: Path) -> list[dict[str, Any]]:
 
 
 def test_dry_run_shows_the_targets_per_ou_and_what_it_skips(invoke, org):
-    result = invoke("up", "--organization", "--regions", "eu-central-1,us-east-1",
+    result = invoke("status", "--organization", "--regions", "eu-central-1,us-east-1",
                     "--exclude-account", org.lab1, "--dry-run", "--output", "json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -118,53 +118,62 @@ def test_dry_run_shows_the_targets_per_ou_and_what_it_skips(invoke, org):
     skipped = {s["account"]: s["reason"] for s in doc["skipped"]}
     assert skipped == {MANAGEMENT: "management account (add --include-management)",
                        org.old1: "suspended", org.lab1: "excluded (--exclude-account)"}
-    # Nothing written anywhere.
-    assert functions(org.web1, "eu-central-1") == [] and functions(MANAGEMENT, "eu-central-1") == []
-
     text = invoke("up", "--ou", org.prod, "--dry-run", "--include-management")
     assert text.exit_code == 0, text.stderr
     assert "3 accounts x 1 region = 3 targets" in text.stdout
     assert "Root/Workloads/Prod/Web" in text.stdout and "Dev" not in text.stdout
     # The management account is not below Prod: --include-management adds it only when the
-    # selection reaches it.
-    assert MANAGEMENT not in text.stdout
+    # selection reaches it, and nothing below Prod is skipped.
+    assert "skipped" not in text.stdout
+    assert functions(org.web1, "eu-central-1") == []  # nothing written
 
 
 def test_up_by_ou_each_account_holds_exactly_its_own_stack_a_denied_member_fails_alone(
         invoke, org, tmp_path):
     report = tmp_path / "up.jsonl"
-    result = invoke("up", "--ou", org.prod, "--regions", "eu-central-1,us-east-1",
-                    "--report", str(report), "--output", "json", fault_rules=[deny(org.web2)])
+    result = invoke("up", "--ou", org.prod, "--regions", "us-east-1", "--report", str(report),
+                    "--email", "ops@example.com", "--output", "json",
+                    fault_rules=[deny(org.web2)])
     assert result.exit_code == 1
     by_target = {r["target"]: r for r in json.loads(result.stdout)["targets"]}
-    assert len(by_target) == 6
+    assert len(by_target) == 3
     for account in (org.web1, org.prod1):
-        for region in ("eu-central-1", "us-east-1"):
-            assert by_target[f"{account}/{region}"]["result"] == "ok"
-            assert functions(account, region) == STACK
-    for region in ("eu-central-1", "us-east-1"):
-        failed = by_target[f"{org.web2}/{region}"]
-        assert failed["result"] == "failed" and "cannot assume role" in failed["error"]
+        assert by_target[f"{account}/us-east-1"]["result"] == "ok"
+        assert functions(account, "us-east-1") == STACK
+        assert functions(account, "eu-central-1") == []  # only the regions asked for
+    failed = by_target[f"{org.web2}/us-east-1"]
+    assert failed["result"] == "failed" and "cannot assume role" in failed["error"]
     # Nothing outside the subtree, nothing in the caller's own account.
-    assert functions(org.dev1, "eu-central-1") == [] and functions(MANAGEMENT, "eu-central-1") == []
-    assert functions(org.web2, "eu-central-1") == []
+    assert functions(org.dev1, "us-east-1") == [] and functions(org.web2, "us-east-1") == []
+    assert functions(MANAGEMENT, "us-east-1") == []
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert org.web2 in error
 
     run, *records = lines(report)
-    assert run["record"] == "run" and run["command"] == "up" and len(run["targets"]) == 6
+    assert run["record"] == "run" and run["command"] == "up" and len(run["targets"]) == 3
     assert sorted(r["target"] for r in records) == sorted(by_target)
-    web1 = next(r for r in records if r["target"] == f"{org.web1}/eu-central-1")
+    web1 = next(r for r in records if r["target"] == f"{org.web1}/us-east-1")
     assert web1["ou_path"] == "Root/Workloads/Prod/Web" and web1["name"] == "web1"
-    assert web1["changes"] == 20 and web1["api_calls"] > 20 and web1["error"] is None
+    assert web1["changes"] == 20  # the stack and the two e-mail subscriptions of --email
+    assert web1["api_calls"] > 20 and web1["error"] is None
 
-    # The role now exists in web2: the retry works on its two targets and nothing else.
+    # The role now exists in web2: the retry works on its target and nothing else.
     calls: Counter[str] = Counter()
     retried = tmp_path / "retry.jsonl"
     again = invoke("up", "--retry-failed", str(report), "--report", str(retried),
                    fault_rules=[assumed(calls)])
     assert again.exit_code == 0, again.stderr
-    assert calls == {org.web2: 2}
-    assert functions(org.web2, "eu-central-1") == functions(org.web2, "us-east-1") == STACK
-    assert {r["result"] for r in lines(retried)[1:]} == {"ok"}
+    assert calls == {org.web2: 1}
+    assert functions(org.web2, "us-east-1") == STACK
+    assert [r["result"] for r in lines(retried)[1:]] == ["ok"]
+
+
+def test_one_stack_is_refused_two_regions_of_one_account(invoke, org):
+    # IAM role names are per account: the second region would share (and rewrite) them.
+    result = invoke("up", "--ou", org.dev, "--regions", "eu-central-1,us-east-1")
+    assert result.exit_code == 2
+    assert "one region per stack and account" in result.stderr
+    assert functions(org.dev1, "eu-central-1") == [] and functions(org.dev1, "us-east-1") == []
 
 
 def test_the_report_is_exact_after_ctrl_c_and_retry_runs_only_the_unfinished(
@@ -217,7 +226,7 @@ def test_listing_absorbs_throttling(invoke, org, sleeps):
     result = invoke("status", "--organization", "--dry-run", "--output", "json",
                     fault_rules=[throttle_twice])
     assert result.exit_code == 0, result.stderr
-    assert len(json.loads(result.stdout)["targets"]) == 4 and len(throttled) == 2
+    assert len(json.loads(result.stdout)["targets"]) == 5 and len(throttled) == 2
     assert sleeps[:2] == [0.5, 1.0]
 
 

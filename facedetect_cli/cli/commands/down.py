@@ -29,7 +29,7 @@ def _down(r: Run, *, yes: bool, dry_run: bool, keep_data: bool,
 
     from facedetect_cli.engine.config import StackConfig
 
-    if fleet.active(r.opts.targets):
+    if fleet.wanted(r.opts):
         if not (yes or dry_run):
             from facedetect_cli.errors import InputError
 

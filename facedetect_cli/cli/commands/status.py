@@ -30,7 +30,7 @@ def status(opts: CommonOptions, fleet: FleetOptions, emails: tuple[str, ...],
 
 def _status(r: Run, *, emails: tuple[str, ...], log_retention_days: int | None,
             fleet: FleetOptions = ONE_TARGET, dry_run: bool = False) -> int:
-    if fleet.active(r.opts.targets):
+    if fleet.wanted(r.opts):
         from facedetect_cli.engine.config import StackConfig
 
         return r.fleet("status", fleet, StackConfig(stack=r.opts.stack, emails=emails,

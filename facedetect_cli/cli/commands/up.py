@@ -64,7 +64,7 @@ def _up(r: Run, *, emails: tuple[str, ...], dry_run: bool, yes: bool, log_retent
                          log_retention_days=log_retention_days, with_features=with_features,
                          without_features=without_features, match_threshold=match_threshold,
                          architecture=architecture)
-    if fleet.active(r.opts.targets):
+    if fleet.wanted(r.opts):
         return r.fleet("up", fleet, config, dry_run=dry_run)
     started = time.monotonic()
     app = r.app(config)
