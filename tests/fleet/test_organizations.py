@@ -247,3 +247,24 @@ def test_bad_organization_options_are_one_line_usage_errors(invoke, args, messag
     assert result.exit_code == 2, result.output
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: ") and message in line
+
+
+def test_a_long_run_gets_fresh_credentials_when_they_near_their_end(invoke, org, monkeypatch):
+    """AssumeRole sessions end (an hour by default, at most one for a chained role): a target
+    whose credentials come near their end assumes its role again and carries on."""
+    from moto.sts.models import STSBackend
+
+    assume = STSBackend.assume_role
+
+    def twelve_minutes(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # Inside botocore's 15-minute advisory window, outside its 10-minute mandatory one:
+        # each use of the credentials asks for new ones, as an hour-long run's would at its end.
+        kwargs["duration"] = 12 * 60
+        return assume(self, *args, **kwargs)
+
+    monkeypatch.setattr(STSBackend, "assume_role", twelve_minutes)
+    calls: Counter[str] = Counter()
+    result = invoke("status", "--ou", org.dev, "--output", "json", fault_rules=[assumed(calls)])
+    assert result.exit_code == 3  # no stack: unhealthy, and every read went through
+    assert [t["result"] for t in json.loads(result.stdout)["targets"]] == ["unhealthy"]
+    assert calls[org.dev1] > 1
