@@ -192,13 +192,15 @@ def find_aws_cli(explicit: str | None) -> tuple[str | None, str]:
 class Emulator:
     """facedetect's embedded moto server in its own process."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, command: Sequence[str] | None = None) -> None:
+        # command: how to start it, if not as `python -m facedetect_cli.local.emulator`.
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "emulator.log"
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "facedetect_cli.local.emulator", "--port", str(self.port)],
+            [*(command or [sys.executable, "-m", "facedetect_cli.local.emulator"]),
+             "--port", str(self.port)],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=clean_env(workdir),
         )
@@ -246,8 +248,8 @@ class Emulator:
 
 
 @contextlib.contextmanager
-def emulator(workdir: Path) -> Iterator[Emulator]:
-    server = Emulator(workdir)
+def emulator(workdir: Path, command: Sequence[str] | None = None) -> Iterator[Emulator]:
+    server = Emulator(workdir, command)
     try:
         server.wait_ready()
         yield server

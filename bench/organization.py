@@ -27,7 +27,6 @@ starts from empty accounts. Ratios are computed from figures of this one run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
@@ -36,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,8 +43,8 @@ from common import (
     REGION,
     Emulator,
     clean_env,
+    emulator,
     find_facedetect,
-    free_port,
     git_state,
     progress,
 )
@@ -68,30 +66,6 @@ iam.aws_managed_policies_data = json.dumps({"AWSLambdaBasicExecutionRole": json.
 from facedetect_cli.local.emulator import main
 main(sys.argv[1:])
 """
-
-
-class OrgEmulator(Emulator):
-    """The bench's emulator (common.Emulator), started through _LAUNCH."""
-
-    def __init__(self, workdir: Path) -> None:  # common.Emulator's, with another command
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / "emulator.log"
-        self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCH, "--port", str(self.port)], stdout=self._log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=clean_env(workdir))
-        self._clients: dict[str, Any] = {}
-
-
-@contextlib.contextmanager
-def org_emulator(workdir: Path) -> Iterator[OrgEmulator]:
-    server = OrgEmulator(workdir)
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass
@@ -217,7 +191,7 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="facedetect-org-bench-") as tmp:
         workdir = Path(tmp)
-        with org_emulator(workdir) as server:
+        with emulator(workdir, [sys.executable, "-c", _LAUNCH]) as server:
             progress(f"organization of {args.accounts} accounts")
             org = build_organization(server, args.accounts)
             report = workdir / "up.jsonl"
