@@ -24,10 +24,12 @@ if TYPE_CHECKING:
     from facedetect_cli.aws.client import Client
 
 DEFAULT_MEMBER_ROLE = "OrganizationAccountAccessRole"
-OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
-ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
-ACCOUNT_ID = re.compile(r"^\d{12}$")
-ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+# Matched whole (fullmatch) and ASCII only: `\d` would take other scripts' digits and `$` a
+# trailing newline.
+OU_ID = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}", re.ASCII)
+ROOT_ID = re.compile(r"r-[0-9a-z]{4,32}", re.ASCII)
+ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
+ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 # Organizations allows a few requests per second per account and answers the rest with
 # TooManyRequestsException. botocore's standard mode retries each call a few times; a walk of
 # a large tree can still outlast that, so a throttled page is retried here, with more patience.
@@ -43,20 +45,20 @@ _SKIP_REASONS = {
 
 
 def validate_ou_id(value: str) -> str:
-    if not (OU_ID.match(value) or ROOT_ID.match(value)):
+    if not (OU_ID.fullmatch(value) or ROOT_ID.fullmatch(value)):
         raise InputError(f"--ou {value!r} is not an OU id (ou-xxxx-xxxxxxxx) or a root id "
                          "(r-xxxx)")
     return value
 
 
 def validate_account_id(value: str, option: str = "--exclude-account") -> str:
-    if not ACCOUNT_ID.match(value):
+    if not ACCOUNT_ID.fullmatch(value):
         raise InputError(f"{option} {value!r} is not an account id (12 digits)")
     return value
 
 
 def validate_role_name(value: str) -> str:
-    if not ROLE_NAME.match(value):
+    if not ROLE_NAME.fullmatch(value):
         raise InputError(f"--member-role {value!r} is not an IAM role name (1-64 letters, "
                          "digits and +=,.@_-)")
     return value

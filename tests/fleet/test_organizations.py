@@ -234,6 +234,7 @@ def test_listing_absorbs_throttling(invoke, org, sleeps):
     (["--organization", "--targets", "t.toml"], "--targets and --organization"),
     (["--ou", "ou-12"], "--ou 'ou-12' is not an OU id"),
     (["--organization", "--exclude-account", "12345"], "not an account id"),
+    (["--organization", "--exclude-account", "1234567890\uff11\uff12"], "not an account id"),
     (["--organization", "--regions", "eu-central-1,mars-north-9"], "unknown region"),
     (["--organization", "--regions", "eu-central-1,,"], "--regions"),
     (["--regions", "eu-central-1"], "--regions needs --organization or --ou"),
