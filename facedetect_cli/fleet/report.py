@@ -111,17 +111,25 @@ def _target(entry: dict[str, Any], base: Connection, config: StackConfig) -> Tar
 def load_retry(path: Path, command: str, base: Connection, config: StackConfig) -> Retry:
     """The targets of an earlier report that failed or have no record (never finished)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"report not found: {path}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read the report {path}: {error}") from None
-    try:
-        documents = [json.loads(line) for line in lines if line.strip()]
-    except json.JSONDecodeError as error:
-        # Only a crash mid-write leaves a torn last line; records before it are whole.
-        raise InputError(f"{path}: not a facedetect report (line {error.lineno}: "
-                         f"{error.msg})") from None
+    lines = text.splitlines()
+    documents: list[Any] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            documents.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if number == len(lines) and not text.endswith("\n"):
+                # A run killed mid-write leaves its last line torn: that target counts as
+                # unfinished, and every record before it is whole.
+                break
+            raise InputError(f"{path}: not a facedetect report (line {number}: "
+                             f"{error.msg})") from None
     if not documents or not isinstance(documents[0], dict) or documents[0].get(
             "record") != "run":
         raise InputError(f"{path}: not a facedetect report (no run record on its first line)")
