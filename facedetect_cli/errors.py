@@ -2,6 +2,7 @@
 
 Exit codes: 0 done or healthy; 1 an AWS or run-time failure; 2 bad usage or input;
 3 `status` found the stack missing, partial or drifted; 130 interrupted (Ctrl-C).
+See docs/contract.md.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,8 @@ from facedetect_cli.engine.config import StackConfig
 from facedetect_cli.engine.plan import Plan, plan_down, plan_up
 from facedetect_cli.local.emulator import patch_moto
 
+# The installed command, as a user runs it (end-to-end and process tests).
+FACEDETECT = str(Path(sys.executable).parent / "facedetect")
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"  # moto's default account
 EMAIL = "dev@example.com"
@@ -187,3 +190,24 @@ def account_clients() -> dict:
                         "logs"):
             _ACCOUNT_CLIENTS[service] = boto3.client(service, region_name=REGION)
     return _ACCOUNT_CLIENTS
+
+
+def free_port() -> int:
+    """A port nothing listens on (for an emulator a test starts)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    """The embedded emulator (moto's HTTP server) in a thread of this process: an endpoint
+    for the installed command run in a subprocess."""
+    from facedetect_cli.local.emulator import start_in_thread
+
+    port = free_port()
+    emulator = start_in_thread(port)
+    yield f"http://127.0.0.1:{port}"
+    emulator.stop()

@@ -7,9 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import botocore.exceptions
-
-from facedetect_cli.aws.errors import translate_error
+from facedetect_cli.aws.errors import BOTOCORE_ERRORS, not_aws, raised_by_parser, translate_error
 from facedetect_cli.aws.retry import ALWAYS_RETRIED, retry_while
 
 # The first paginator or waiter of any client makes botocore's loader look for that kind of
@@ -42,8 +40,12 @@ class Client:
         def once(**kwargs: Any) -> dict[str, Any]:
             try:
                 return method(**kwargs)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            except BOTOCORE_ERRORS as exc:
                 raise translate_error(exc, self.service, api_name) from exc
+            except Exception as exc:
+                if raised_by_parser(exc):
+                    raise not_aws(self.service, api_name) from exc
+                raise
 
         if not self._transient:
             return once
@@ -60,8 +62,12 @@ class Client:
             with _MODEL_LOCK:
                 paginator = self._raw.get_paginator(operation)
             yield from paginator.paginate(**kwargs)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        except BOTOCORE_ERRORS as exc:
             raise translate_error(exc, self.service, api_name) from exc
+        except Exception as exc:
+            if raised_by_parser(exc):
+                raise not_aws(self.service, api_name) from exc
+            raise
 
     def wait(self, waiter: str, *, delay: float = 1, max_attempts: int = 120,
              **kwargs: Any) -> None:
@@ -71,7 +77,7 @@ class Client:
             found.wait(
                 **kwargs, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts}
             )
-        except botocore.exceptions.BotoCoreError as exc:
+        except BOTOCORE_ERRORS as exc:
             raise translate_error(exc, self.service, waiter) from exc
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import botocore.exceptions
+from botocore.parsers import ResponseParserError
 
 from facedetect_cli.errors import AwsError, CredentialsError, FacedetectError, InputError
 
@@ -28,6 +29,11 @@ _ACCESS_DENIED_CODES = {
     "UnauthorizedOperation",
     "Forbidden",
 }
+# Everything of botocore's a call can raise: each is translated, none is an "internal error".
+# ResponseParserError (an answer that is not AWS's: an HTML page from whatever server
+# --endpoint-url names) derives from Exception only.
+BOTOCORE_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
+                   ResponseParserError)
 # IAM action prefixes differ from botocore's service names for a few services.
 _ACTION_PREFIX = {"stepfunctions": "states", "sfn": "states", "eventbridge": "events"}
 # AWS names the action it denied: "User: arn:... is not authorized to perform: iam:PassRole
@@ -95,6 +101,29 @@ def translate_error(exc: Exception, service: str, operation: str) -> FacedetectE
         return AwsError(f"{operation}: invalid request: {detail}", code="ParamValidationError",
                         operation=operation, service=service)
     if isinstance(exc, botocore.exceptions.BotoCoreError):
-        return AwsError(f"{operation}: {exc}", code=type(exc).__name__, operation=operation,
+        detail = " ".join(str(exc).split())
+        return AwsError(f"{operation}: {detail}", code=type(exc).__name__, operation=operation,
                         service=service)
+    if isinstance(exc, ResponseParserError):
+        return not_aws(service, operation)
     raise exc
+
+
+def raised_by_parser(exc: BaseException) -> bool:
+    """Whether botocore's response parser raised `exc` (a KeyError or a TypeError too, for an
+    answer that is well-formed XML or JSON but not the one AWS gives): then the endpoint is
+    not AWS, and the error is not the tool's."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") == "botocore.parsers":
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def not_aws(service: str, operation: str) -> AwsError:
+    """The endpoint answered, but not as AWS does."""
+    return AwsError(
+        f"{operation}: the endpoint for {service} answered, but not as AWS does (is "
+        "--endpoint-url or AWS_ENDPOINT_URL an AWS endpoint or an emulator?)",
+        code="NotAws", operation=operation, service=service)

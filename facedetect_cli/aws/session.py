@@ -18,7 +18,7 @@ from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshabl
 
 from facedetect_cli.aws.client import Client
 from facedetect_cli.aws.connection import Connection, validate_region_syntax
-from facedetect_cli.aws.errors import translate_error
+from facedetect_cli.aws.errors import BOTOCORE_ERRORS, not_aws, translate_error
 from facedetect_cli.aws.hooks import ApiCallCounter, FaultRule, _FakeHttpResponse
 from facedetect_cli.errors import CredentialsError, InputError
 
@@ -137,7 +137,7 @@ class AwsSession:
         )
         try:
             fetcher.fetch_credentials()
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        except BOTOCORE_ERRORS as exc:
             err = translate_error(exc, "sts", "AssumeRole")
             raise CredentialsError(f"cannot assume role {connection.role_arn}: {err}") from exc
         credentials = DeferredRefreshableCredentials(
@@ -208,5 +208,8 @@ class AwsSession:
         with self._lock:
             if self._account is None:
                 sts = Client(self._raw_client("sts", fast_fail=True), "sts")
-                self._account = str(sts.get_caller_identity()["Account"])
+                account = sts.get_caller_identity().get("Account")
+                if not account:  # an answer botocore could parse, but no account in it
+                    raise not_aws("sts", "GetCallerIdentity")
+                self._account = str(account)
             return self._account

@@ -15,9 +15,10 @@ from facedetect_cli.cli.commands.logs import logs
 from facedetect_cli.cli.commands.results import results
 from facedetect_cli.cli.commands.status import status
 from facedetect_cli.cli.commands.up import up
+from facedetect_cli.cli.outcome import ContractGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ContractGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="facedetect")
 def cli() -> None:
     """Provision a serverless face-detection pipeline on AWS (S3 -> EventBridge -> Step

@@ -125,7 +125,8 @@ _OPTIONS = [
                  help="text for people, json for scripts (only JSON on stdout). "
                  "[env: FACEDETECT_OUTPUT]"),
     click.option("--quiet", "-q", is_flag=True, envvar="FACEDETECT_QUIET",
-                 help="Print only errors. [env: FACEDETECT_QUIET]"),
+                 help="Print nothing but errors: the exit code is the answer (status: 0 "
+                 "healthy, 3 not). A JSON document is still written. [env: FACEDETECT_QUIET]"),
     click.option("--debug", is_flag=True, envvar="FACEDETECT_DEBUG",
                  help="Show each API call and tracebacks on stderr. [env: FACEDETECT_DEBUG]"),
 ]

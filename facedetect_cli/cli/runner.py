@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from facedetect_cli.cli.options import CommonOptions
+from facedetect_cli.cli.outcome import INTERRUPTED, closed_pipe, fail, internal_error
 from facedetect_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, FacedetectError
 
 if TYPE_CHECKING:
@@ -79,6 +80,10 @@ class Run:
 
 
 def run(opts: CommonOptions, body: Callable[[Run], int]) -> NoReturn:
+    """Run a command's body and end it by the contract (see outcome.py): every way out is an
+    exit code, a line on stderr, and with --output json one document on stdout."""
+    import click
+
     from facedetect_cli.cli.render import Output
 
     out = Output(opts.output, quiet=opts.quiet)
@@ -88,20 +93,16 @@ def run(opts: CommonOptions, body: Callable[[Run], int]) -> NoReturn:
     except FacedetectError as error:
         if opts.debug:
             traceback.print_exc()
-        out.error(str(error))
-        if out.json:
-            out.document({"error": str(error), "exit_code": error.exit_code})
-        sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        out.error("interrupted; the calls in flight were finished, nothing is half made. "
-                  "Run the command again to resume.")
-        sys.exit(EXIT_INTERRUPTED)
+        fail(str(error), error.exit_code, json_mode=out.json, documented=out.documented)
+    except (KeyboardInterrupt, click.exceptions.Abort):  # Abort: Ctrl-C at a question
+        fail(INTERRUPTED, EXIT_INTERRUPTED, json_mode=out.json, documented=out.documented)
+    except BrokenPipeError:
+        closed_pipe()
     except Exception as error:
         if opts.debug:
             traceback.print_exc()
-        out.error(f"internal error: {type(error).__name__}: {error} (run with --debug for "
-                  "the traceback, and please report it)")
-        sys.exit(EXIT_FAILURE)
+        fail(internal_error(error), EXIT_FAILURE, json_mode=out.json,
+             documented=out.documented)
     finally:
         if opts.debug:
             current.debug_summary()

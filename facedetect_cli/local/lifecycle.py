@@ -164,7 +164,8 @@ def start(port: int, say: Callable[[str], None] = lambda message: None) -> int |
         )
     _state_ready()
     with _port_lock(port):
-        if answers(port):
+        # Ours already, even when it is too busy to answer within answers()' timeout.
+        if _running_pid(port) is not None or answers(port):
             return None
         if is_listening(port):
             raise FacedetectError(f"port {port} is already in use; choose another with "

@@ -5,32 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
-import pytest
-
-from facedetect_cli.local.emulator import start_in_thread
-
-FACEDETECT = str(Path(sys.executable).parent / "facedetect")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def server() -> Iterator[str]:
-    port = free_port()
-    emulator = start_in_thread(port)
-    yield f"http://127.0.0.1:{port}"
-    emulator.stop()
+from conftest import FACEDETECT, free_port
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120):

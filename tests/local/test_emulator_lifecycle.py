@@ -7,22 +7,13 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import FACEDETECT, free_port
 
 from facedetect_cli.local import lifecycle
-
-FACEDETECT = str(Path(sys.executable).parent / "facedetect")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

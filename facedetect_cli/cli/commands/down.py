@@ -56,7 +56,7 @@ def _down(r: Run, *, yes: bool, dry_run: bool, keep_data: bool,
             raise InputError("down deletes resources and needs confirmation: run it at a "
                              "terminal, or pass --yes")
         if not click.confirm(f"Delete these {len(plan.changes)} resources?", default=False,
-                             err=r.out.json):
+                             err=r.out.json or r.out.quiet):
             r.out.info("Nothing deleted.")
             return EXIT_FAILURE
     with r.out.progress(plan, f"down {config.stack}") as progress:

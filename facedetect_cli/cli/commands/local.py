@@ -15,6 +15,9 @@ _port = click.option("--local-port", "port", type=click.IntRange(1, 65535),
                      envvar="FACEDETECT_LOCAL_PORT", help="[env: FACEDETECT_LOCAL_PORT]")
 _output = click.option("--output", type=click.Choice(["text", "json"]), default="text",
                        envvar="FACEDETECT_OUTPUT", help="[env: FACEDETECT_OUTPUT]")
+_quiet = click.option("--quiet", "-q", is_flag=True, envvar="FACEDETECT_QUIET",
+                      help="Print nothing but errors: the exit code is the answer. "
+                      "[env: FACEDETECT_QUIET]")
 
 
 @click.group()
@@ -22,25 +25,25 @@ def local() -> None:
     """Manage the embedded local AWS emulator (moto) that --local uses."""
 
 
-def _run(output: str, body: Callable[[Output], int]) -> None:
+def _run(output: str, quiet: bool, body: Callable[[Output], int]) -> None:
+    """The foreseen failures end here; anything else ends in the group's guard (outcome.py)."""
+    from facedetect_cli.cli.outcome import fail
     from facedetect_cli.cli.render import Output
     from facedetect_cli.errors import FacedetectError
 
-    out = Output(output)
+    out = Output(output, quiet=quiet)
     try:
         code = body(out)
     except FacedetectError as error:
-        out.error(str(error))
-        if out.json:
-            out.document({"error": str(error), "exit_code": error.exit_code})
-        raise SystemExit(error.exit_code) from None
+        fail(str(error), error.exit_code, json_mode=out.json, documented=out.documented)
     raise SystemExit(code)
 
 
 @local.command()
 @_port
 @_output
-def start(port: int, output: str) -> None:
+@_quiet
+def start(port: int, output: str, quiet: bool) -> None:
     """Start the emulator in the background (its log goes to a file)."""
     from facedetect_cli.local import lifecycle as emulator
 
@@ -52,13 +55,14 @@ def start(port: int, output: str) -> None:
             out.document(emulator.describe(port))
         return 0
 
-    _run(output, body)
+    _run(output, quiet, body)
 
 
 @local.command()
 @_port
 @_output
-def stop(port: int, output: str) -> None:
+@_quiet
+def stop(port: int, output: str, quiet: bool) -> None:
     """Stop the emulator that facedetect started (its state is lost)."""
     from facedetect_cli.local import lifecycle as emulator
 
@@ -70,13 +74,14 @@ def stop(port: int, output: str) -> None:
             out.document({"stopped": stopped, **emulator.describe(port)})
         return 0
 
-    _run(output, body)
+    _run(output, quiet, body)
 
 
 @local.command()
 @_port
 @_output
-def status(port: int, output: str) -> None:
+@_quiet
+def status(port: int, output: str, quiet: bool) -> None:
     """Say whether an emulator answers on the port. Exit 3 when none does."""
     from facedetect_cli.local import lifecycle as emulator
 
@@ -92,4 +97,4 @@ def status(port: int, output: str) -> None:
             out.info(f"Nothing answers on {info['endpoint']}.")
         return 0 if info["answering"] else 3
 
-    _run(output, body)
+    _run(output, quiet, body)

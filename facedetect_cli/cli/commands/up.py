@@ -93,7 +93,7 @@ def _up(r: Run, *, emails: tuple[str, ...], dry_run: bool, yes: bool, log_retent
                 f"{s.resource.kind} {s.resource.name}: {s.reason}" for s in losing)
                 + ") and needs confirmation: run it at a terminal, or pass --yes")
         if not click.confirm("Delete these resources and their data?", default=False,
-                             err=r.out.json):
+                             err=r.out.json or r.out.quiet):
             r.out.info("Nothing changed.")
             return EXIT_FAILURE
     with r.out.progress(plan, f"up {config.stack}") as progress:

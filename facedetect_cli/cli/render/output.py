@@ -3,6 +3,7 @@ NO_COLOR, or JSON. rich is imported only when something is drawn, which keeps `-
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -35,6 +36,16 @@ def _line(action: str, step: Step, extra: str = "") -> str:
     return f"{text}  ({extra})" if extra else text
 
 
+class _Discard(io.TextIOBase):
+    """A text stream that keeps nothing."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+
 class Output:
     """Where the command writes: its mode (text or json), quietness, and the two streams."""
 
@@ -44,6 +55,13 @@ class Output:
         self.quiet = quiet
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
+        if quiet and not self.json:
+            # --quiet: no text on stdout at all, the exit code is the answer (status exits 0
+            # or 3, as `grep -q`); errors still reach stderr. A JSON document is always
+            # written: a script asked for it. See docs/contract.md.
+            self.stdout = _Discard()
+        # Whether the command wrote its document: an error after it adds none.
+        self.documented = False
 
     @property
     def json(self) -> bool:
@@ -70,6 +88,7 @@ class Output:
         print(f"error: {message}", file=self.stderr, flush=True)
 
     def document(self, doc: dict[str, Any]) -> None:
+        self.documented = True
         print(json.dumps(doc, indent=2, sort_keys=False, default=str), file=self.stdout,
               flush=True)
 
