@@ -31,8 +31,6 @@ def wants_json(args: Sequence[str], environ: Mapping[str, str]) -> bool:
     stops click before it has parsed --output. The last --output wins, as in click."""
     mode = environ.get("FACEDETECT_OUTPUT") or "text"
     for index, arg in enumerate(args):
-        if arg == "--":
-            break
         if arg == "--output" and index + 1 < len(args):
             mode = args[index + 1]
         elif arg.startswith("--output="):
@@ -71,8 +69,9 @@ def closed_pipe() -> NoReturn:
 
 
 def check_encoding(args: Sequence[str], environ: Mapping[str, str]) -> None:
-    """Every argument and FACEDETECT_ setting must be valid UTF-8: S3 keys, AWS names and
-    tags are UTF-8, and a file name that is not (`$'\\xff\\xfe.png'`) could never be uploaded."""
+    """Every argument and FACEDETECT_ setting must be valid UTF-8 without NUL: S3 keys, AWS
+    names and tags are UTF-8, and a file name that is not (`$'\\xff\\xfe.png'`) could never be
+    uploaded."""
     settings = [f"{name}={value}" for name, value in environ.items()
                 if name.startswith("FACEDETECT_")]
     for value in [*args, *settings]:
@@ -82,6 +81,8 @@ def check_encoding(args: Sequence[str], environ: Mapping[str, str]) -> None:
             shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
             raise InputError(f"{shown!r} is not valid UTF-8: facedetect's names, keys and "
                              "files are UTF-8 (rename the file, or correct the value)") from None
+        if "\0" in value:  # no shell passes one; a program calling facedetect might
+            raise InputError(f"{value!r} holds a NUL character")
 
 
 def guarded(invoke: Callable[[], Any], args: Sequence[str],

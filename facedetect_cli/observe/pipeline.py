@@ -4,6 +4,7 @@ it, and read the stored results. Only reads and one upload; the stack itself is 
 from __future__ import annotations
 
 import json
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,13 +27,17 @@ def is_local_emulator(endpoint_url: str | None) -> bool:
 
 def check_image(path: Path) -> str:
     """The image's content type; bad input stops before anything is uploaded."""
-    if not path.is_file():
-        raise InputError(f"no such file: {path}")
+    try:
+        found = path.stat()
+    except OSError as error:  # missing, a name too long, a directory not searchable...
+        raise InputError(f"no such file: {path} ({error.strerror or error})") from None
+    if not stat.S_ISREG(found.st_mode):
+        raise InputError(f"not a file: {path}")
     content_type = IMAGE_TYPES.get(path.suffix.lower())
     if content_type is None:
         raise InputError(f"{path.name}: only .jpg, .jpeg and .png images are analysed "
                          "(Rekognition's formats)")
-    size = path.stat().st_size
+    size = found.st_size
     if size == 0 or size > MAX_IMAGE_BYTES:
         raise InputError(f"{path.name}: {size} bytes; Rekognition takes 1 byte to 15 MB")
     return content_type
@@ -81,8 +86,12 @@ class Pipeline:
         content_type = check_image(path)
         key = f"{self.names.uploads_prefix}{path.name}"
         started = datetime.now(UTC)
+        try:
+            body = path.read_bytes()
+        except OSError as error:  # unreadable: the permissions, or a file gone meanwhile
+            raise InputError(f"cannot read {path}: {error.strerror or error}") from None
         stored = self.client("s3").put_object(
-            Bucket=self.names.bucket, Key=key, Body=path.read_bytes(), ContentType=content_type
+            Bucket=self.names.bucket, Key=key, Body=body, ContentType=content_type
         )
         return Upload(self.names.bucket, key, str(stored.get("ETag", "")).strip('"'), started)
 

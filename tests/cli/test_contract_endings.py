@@ -45,6 +45,8 @@ def one_error_line(result) -> str:
     (["up", "--with", "nothing"], "'--with'"),
     (["local", "start", "--local-port", "0"], "'--local-port'"),
     (["no-such-command"], "No such command"),
+    # `--` as an option's value: --output after it still asks for JSON.
+    (["up", "--max-parallel", "--"], "'--max-parallel'"),
 ])
 @pytest.mark.parametrize("json_flag", [["--output", "json"], ["--output=json"], []])
 def test_usage_errors_from_click_are_a_json_document_too(invoke, monkeypatch, args, fragment,
@@ -105,6 +107,18 @@ def test_arguments_that_are_not_utf8_are_usage_errors(invoke, args):
     doc = error_document(result, 2)
     assert "is not valid UTF-8" in doc["error"]
     assert "\\xff" in doc["error"] or "\\xe9" in doc["error"]  # the bytes, shown
+    one_error_line(result)
+
+
+@pytest.mark.parametrize("image, fragment", [
+    ("a" * 3000 + ".png", "no such file"),  # longer than a file name may be
+    ("/", "not a file"),
+    ("a\0b.png", "holds a NUL character"),
+])
+def test_image_paths_of_every_kind_are_usage_errors(invoke, image, fragment):
+    result = invoke("detect", image, "--output", "json")
+    doc = error_document(result, 2)
+    assert fragment in doc["error"]
     one_error_line(result)
 
 
