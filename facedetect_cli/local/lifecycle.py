@@ -167,10 +167,23 @@ def start(port: int, say: Callable[[str], None] = lambda message: None) -> int |
         # Ours already, even when it is too busy to answer within answers()' timeout.
         if _running_pid(port) is not None or answers(port):
             return None
-        if is_listening(port):
+        if is_listening(port) and not _becomes_ours(port):
             raise FacedetectError(f"port {port} is already in use; choose another with "
                                   "--local-port")
         return _spawn(port, say)
+
+
+def _becomes_ours(port: int, wait_s: float = 5.0) -> bool:
+    """Whether a listener on the port turns out to be our emulator or to answer within a few
+    seconds. On a loaded machine an emulator that another command has just started can be slow
+    to answer and to be read from /proc; calling its port someone else's at once made a
+    concurrent `--local` command fail."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if _running_pid(port) is not None or answers(port):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _spawn(port: int, say: Callable[[str], None]) -> int:
