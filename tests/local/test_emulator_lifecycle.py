@@ -105,3 +105,33 @@ def test_an_unwritable_state_directory_is_one_line(tmp_path):
         assert result.returncode == 1, result
         assert result.stderr.startswith("error: cannot write the emulator's pid and log files")
         assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_a_port_someone_else_listens_on_is_refused_in_one_line(state):
+    """A listener that is not the emulator and speaks no HTTP (it hangs up at once): `local
+    start` gives it a few seconds to turn out ours (a racing start), then says the port is
+    taken."""
+    import socket
+    import threading
+
+    port = int(state["FACEDETECT_LOCAL_PORT"])
+    listener = socket.create_server(("127.0.0.1", port))
+
+    def hang_up() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            connection.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        result = subprocess.run([FACEDETECT, "local", "start"], env=state, capture_output=True,
+                                text=True, timeout=90)
+    finally:
+        listener.close()
+    assert result.returncode == 1
+    assert result.stderr == (f"error: port {port} is already in use; choose another with "
+                             "--local-port\n")
+    assert not lifecycle.pid_file(port).exists()
