@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from awsmodel.model import Answer, Call, error_answer
 from awsmodel.rules_compute import ComputeRules, Function, Machine, Role
 from awsmodel.rules_storage import Bucket, StorageRules, Table
-from awsmodel.wire import throttled
+from awsmodel.wire import PROTOCOLS, throttled
 
 if TYPE_CHECKING:
     from awsmodel.model import AwsModel
@@ -59,7 +59,7 @@ class Behaviours(StorageRules, ComputeRules):
         gr/api-retries.html). A burst throttles at most the first two attempts of a call, so
         botocore's standard retry mode (5 attempts, with backoff) absorbs it, as it does on
         AWS; a longer run is an outage, not a burst."""
-        if call.attempt > min(2, call.max_attempts - 1):
+        if call.attempt > min(2, call.max_attempts - 1) or call.service not in PROTOCOLS:
             return None
         slot = int(now // self.settings.throttle_slot)
         if self.draws.fraction("burst", call.service, slot) >= self.settings.throttle_burst:

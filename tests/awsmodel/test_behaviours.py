@@ -225,6 +225,7 @@ CHEAP_READS = {
     "sns": ("list_topics", {}), "sts": ("get_caller_identity", {}),
     "lambda": ("list_functions", {}), "stepfunctions": ("list_state_machines", {}),
     "logs": ("describe_log_groups", {}), "events": ("list_rules", {}),
+    "rekognition": ("list_collections", {}),
 }
 THROTTLE_ANSWERS = {"s3": ("SlowDown", 503), "lambda": ("TooManyRequestsException", 429),
                     "iam": ("Throttling", 400), "sns": ("Throttling", 400),

@@ -32,9 +32,11 @@ PROTOCOLS = {
     "stepfunctions": "json",
     "logs": "json",
     "events": "json",
+    "rekognition": "json",
     "lambda": "rest-json",
 }
-JSON_VERSIONS = {"dynamodb": "1.0", "stepfunctions": "1.0", "logs": "1.1", "events": "1.1"}
+JSON_VERSIONS = {"dynamodb": "1.0", "stepfunctions": "1.0", "logs": "1.1", "events": "1.1",
+                 "rekognition": "1.1"}
 _QUERY_NAMESPACES = {
     "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
     "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
@@ -46,6 +48,7 @@ _JSON_TYPE_PREFIX = {
     "stepfunctions": "com.amazonaws.swf.service.model#",
     "logs": "com.amazonaws.logs#",
     "events": "com.amazonaws.eventbridge#",
+    "rekognition": "com.amazonaws.rekognition#",
 }
 
 
