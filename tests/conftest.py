@@ -164,10 +164,10 @@ def fake_wheel(folder: Path, target: wheels.Target, version: str = wheels.PILLOW
     return folder / name
 
 
-def leftovers() -> list[str]:
+def leftovers(clients: dict | None = None) -> list[str]:
     """Everything of any kind the stack uses that exists in the account (moto's own view,
-    whatever a test puts in front of facedetect's calls)."""
-    client = account_clients()
+    whatever a test puts in front of facedetect's calls); `clients`: of moto's server."""
+    client = clients or account_clients()
     found = [b["Name"] for b in client["s3"].list_buckets()["Buckets"]]
     found += client["dynamodb"].list_tables()["TableNames"]
     found += [t["TopicArn"] for t in client["sns"].list_topics()["Topics"]]

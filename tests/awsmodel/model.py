@@ -16,6 +16,7 @@ import json
 import threading
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,42 +195,66 @@ class AwsModel:
 
     # one request -------------------------------------------------------------------------
     def send(self, request: AWSPreparedRequest, stubber: BotocoreStubber) -> AWSResponse | None:
+        """In process: the call noted at before-call, moto behind."""
         noted = getattr(_local, "call", None)
         if noted is None or "facedetect" not in _header(request, "User-Agent"):
             return _MOTO_SEND(stubber, "before-send", request)
         service, operation, params = noted
-        attempt, max_attempts = 1, 1
-        for part in _header(request, "amz-sdk-request").split(";"):
-            key, _, value = part.strip().partition("=")
-            if key == "attempt":
-                attempt = int(value)
-            elif key == "max":
-                max_attempts = int(value)
-        call = Call(service, operation, params, attempt, max_attempts,
-                    _header(request, "amz-sdk-invocation-id"))
+
+        def to_moto() -> wire.WireResponse | None:
+            found = stubber.process_request(request)
+            if found is None:
+                return None
+            status, headers, body = found
+            return wire.WireResponse(status, dict(headers),
+                                     body.encode() if isinstance(body, str) else body)
+
+        answer = self.answer(call_of(service, operation, params, request.headers), to_moto)
+        return None if answer is None else _response(request.url, answer)
+
+    def answer(self, call: Call, forward: Callable[[], wire.WireResponse | None]
+               ) -> wire.WireResponse | None:
+        """AWS's answer to `call`: the model's own, or what `forward` (moto) answers, rewritten
+        where AWS's differs."""
         # A latency on every call, before AWS sees it.
-        self.clock.sleep(self.draws.between(self.settings.latency, call.invocation, attempt))
+        self.clock.sleep(self.draws.between(self.settings.latency, call.invocation,
+                                            call.attempt))
         now = self.clock.now()
         with self.lock:
             answer = self.behaviours.before(call, now)
         if answer is not None:
             self.ledger.add(Record(now, call, answer.response.status, answer.behaviour))
-            return _response(request.url, answer.response)
-        found = stubber.process_request(request)
+            return answer.response
+        found = forward()
         if found is None:
             return None
-        status, headers, body = found
-        raw = body.encode() if isinstance(body, str) else body
         with self.lock:
-            rewritten, behaviour = self.behaviours.after(call, now, status, raw)
-        self.ledger.add(Record(now, call, status, behaviour))
-        headers = dict(headers)
-        if rewritten is not raw:
-            # DynamoDB signs its body with a CRC32 that botocore checks (a mismatch is retried).
-            fixed = {"content-length": str(len(rewritten)),
-                     "x-amz-crc32": str(zlib.crc32(rewritten) & 0xFFFFFFFF)}
-            headers = {k: fixed.get(k.lower(), v) for k, v in headers.items()}
-        return _response(request.url, wire.WireResponse(status, headers, rewritten))
+            rewritten, behaviour = self.behaviours.after(call, now, found.status, found.body)
+        self.ledger.add(Record(now, call, found.status, behaviour))
+        if rewritten is found.body:
+            return found
+        # DynamoDB signs its body with a CRC32 that botocore checks (a mismatch is retried).
+        fixed = {"content-length": str(len(rewritten)),
+                 "x-amz-crc32": str(zlib.crc32(rewritten) & 0xFFFFFFFF)}
+        return wire.WireResponse(found.status, {k: fixed.get(k.lower(), v)
+                                                for k, v in found.headers.items()}, rewritten)
+
+
+def call_of(service: str, operation: str, params: dict[str, Any], headers: Any) -> Call:
+    """The call, with botocore's attempt number and invocation id from its request headers."""
+    def header(name: str) -> str:
+        value = headers.get(name, "")
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    attempt, max_attempts = 1, 1
+    for part in header("amz-sdk-request").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "attempt":
+            attempt = int(value)
+        elif key == "max":
+            max_attempts = int(value)
+    return Call(service, operation, params, attempt, max_attempts,
+                header("amz-sdk-invocation-id"))
 
 
 def _response(url: str, answer: wire.WireResponse) -> AWSResponse:
