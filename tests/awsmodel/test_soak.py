@@ -43,8 +43,8 @@ def lifecycle(seed: int, invoke, monkeypatch) -> AwsModel:
 
         step("up", "--email", EMAIL)
         status = step("status")
-        unhealthy = [r for r in status.get("resources", []) if r.get("state") != "present"]
-        assert not unhealthy, f"seed {seed}: status right after up: {unhealthy}"
+        unhealthy = [r for r in status["resources"] if r["state"] != "present"]
+        assert status["healthy"] is True and not unhealthy, f"seed {seed}: {unhealthy}"
         again = step("up", "--email", EMAIL)
         assert again["api_calls"]["writes"] == 0, f"seed {seed}: {again['changes']}"
         step("down", "--yes")
@@ -54,13 +54,6 @@ def lifecycle(seed: int, invoke, monkeypatch) -> AwsModel:
     return model
 
 
-# Until issue 13's fixes of points 2-5 (branch i13fix) are on main, `up` fails at the first
-# NoSuchBucket or OperationAborted: expected to fail, not skipped, so it still runs.
-PENDING_FIXES = pytest.mark.xfail(reason="issue 13 points 2-5 (retries) not yet merged",
-                                  strict=False)
-
-
-@PENDING_FIXES
 @pytest.mark.parametrize("seed", DEFAULT_SEEDS, ids=lambda s: f"seed_{s}")
 def test_lifecycle_converges_under_aws_behaviour(seed, invoke, monkeypatch):
     model = lifecycle(seed, invoke, monkeypatch)
@@ -69,7 +62,6 @@ def test_lifecycle_converges_under_aws_behaviour(seed, invoke, monkeypatch):
 
 
 @pytest.mark.soak
-@PENDING_FIXES
 @pytest.mark.parametrize("seed", range(1000, 1000 + SOAK_SEEDS), ids=lambda s: f"seed_{s}")
 def test_soak(seed, invoke, monkeypatch):
     lifecycle(seed, invoke, monkeypatch)
