@@ -21,15 +21,14 @@ class Clock:
 def test_the_summary_line_counts_states_and_estimates_the_rest():
     clock = Clock()
     tally = Tally("up", 10, clock=clock)
-    assert tally.line() == "up: 0/10 finished (0 done, 0 failed), 0 running, 10 queued"
+    assert tally.line() == "up: 0 done, 0 failed, 0 running, 10 queued"
     for key in range(4):
         tally.update(key, "running")
     tally.update(0, "ok")
     tally.update(1, "failed")
     clock.now += 4.0
     # 2 finished in 4 s: 0.5 per second; 8 left (2 running, 6 queued): 16 s.
-    assert tally.line() == ("up: 2/10 finished (1 done, 1 failed), 2 running, 6 queued"
-                            " · 0.5 targets/s · ETA 16s")
+    assert tally.line() == "up: 1 done, 1 failed, 2 running, 6 queued · 0.5/s · ETA 16s"
     assert tally.state == {2: "running", 3: "running"}  # finished targets are only counted
     assert duration(3725) == "1h02m" and duration(125) == "2m05s"
 

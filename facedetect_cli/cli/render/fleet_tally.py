@@ -64,11 +64,11 @@ class Tally:
             finished = done + failed
             queued = self.total - finished - running
             elapsed = self.clock() - self.started
-        text = (f"{self.command}: {finished}/{self.total} finished ({done} done, {failed} failed)"
-                f", {running} running, {queued} queued")
+        # Short enough for an 80-column terminal, where rich cuts a longer line.
+        text = f"{self.command}: {done} done, {failed} failed, {running} running, {queued} queued"
         if finished and elapsed > 0:
             rate = finished / elapsed
-            text += f" · {rate:.1f} targets/s · ETA {duration((queued + running) / rate)}"
+            text += f" · {rate:.1f}/s · ETA {duration((queued + running) / rate)}"
         return text
 
 
