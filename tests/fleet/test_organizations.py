@@ -269,3 +269,14 @@ def test_a_long_run_gets_fresh_credentials_when_they_near_their_end(invoke, org,
     assert result.exit_code == 3  # no stack: unhealthy, and every read went through
     assert [t["result"] for t in json.loads(result.stdout)["targets"]] == ["unhealthy"]
     assert calls[org.dev1] > 1
+
+
+def test_an_ou_outside_the_organization_and_no_organization_are_one_line(invoke, aws):
+    alone = invoke("status", "--organization", "--dry-run")
+    assert alone.exit_code == 2
+    assert alone.stderr.strip() == (f"error: account {MANAGEMENT} is not in an organization: "
+                                    "--organization and --ou need one")
+    Org()
+    elsewhere = invoke("status", "--ou", "ou-abcd-12345678", "--dry-run")
+    assert elsewhere.exit_code == 2
+    assert "--ou ou-abcd-12345678 is not an OU of this organization" in elsewhere.stderr
