@@ -86,16 +86,18 @@ def _one_request_at_a_time() -> None:
     """moto's backends are plain dicts, not thread-safe: a CreateRole during a GetRole fails
     with 'dictionary changed size during iteration'. facedetect sends calls in parallel, as AWS
     allows, so the emulator serialises them; moto is CPU-bound anyway, nothing is lost. Re-entrant,
-    because a Step Functions execution calls other services from inside a request."""
-    import threading
-
+    because a Step Functions execution calls other services from inside a request. A Lambda
+    invocation does not hold it while the function runs (see backend_lock.py)."""
     from moto.core.responses import BaseResponse
 
-    lock = threading.RLock()
+    from facedetect_cli.local.backend_lock import BACKEND_LOCK, runs_code
+
     original = BaseResponse._dispatch
 
     def dispatch(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with lock:
+        if args and runs_code(self, args[0]):
+            return original(self, *args, **kwargs)
+        with BACKEND_LOCK:
             return original(self, *args, **kwargs)
 
     BaseResponse._dispatch = dispatch
@@ -159,6 +161,27 @@ def _prepare() -> None:
     patch_moto()
 
 
+def enable_pipeline(host: str, port: int, state_dir: Path) -> None:
+    """Make an upload run the deployed pipeline, as on AWS (docs/local-pipeline.md): S3 ->
+    EventBridge -> Step Functions -> the functions' own code -> the embedded face detector,
+    DynamoDB, SNS (e-mail into local mailboxes). For the emulator's own process only: it
+    changes moto's global configuration."""
+    from moto.core.config import default_user_config
+
+    from facedetect_cli.local.eventbridge import patch_eventbridge
+    from facedetect_cli.local.lambda_service import patch_lambda
+    from facedetect_cli.local.mailbox import mailbox_dir, patch_sns
+    from facedetect_cli.local.rekognition import patch_rekognition
+
+    # Step Functions' Lambda tasks call http://localhost:$MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(port)
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    patch_eventbridge()
+    patch_lambda(f"http://{host}:{port}")
+    patch_rekognition()
+    patch_sns(mailbox_dir(state_dir, port))
+
+
 def start_in_thread(port: int = 0, host: str = "127.0.0.1") -> Any:
     """Start the emulator in this process; returns moto's ThreadedMotoServer (call .stop())."""
     _prepare()
@@ -175,8 +198,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--pid-file", help="write this process's pid here once the port is "
                         "bound, and hold the file locked while serving (see lifecycle.py)")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="where the local mailboxes go (default: facedetect's state dir)")
     args = parser.parse_args(argv)
     _prepare()
+    from facedetect_cli.local.lifecycle import state_dir
+
+    enable_pipeline(args.host, args.port, args.state_dir or state_dir())
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,

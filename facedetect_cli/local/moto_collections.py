@@ -4,8 +4,8 @@ moto implements a few Rekognition calls but no collections (CreateCollection and
 raise NotImplementedError, HTTP 500 in server mode), so `up --local --with duplicates` would
 fail on the collection. This adds the calls the stack's collection resource makes, with AWS's
 documented request and response shapes, kept in moto's Rekognition backend (reset with it).
-The pipeline's own Rekognition calls (DetectFaces, SearchFacesByImage, IndexFaces) are not
-emulated: the emulator runs no Lambda code anyway.
+The pipeline's own face calls (DetectFaces, IndexFaces, SearchFacesByImage) are in
+rekognition.py; the faces they index live here, in the collection's "faces" (face id -> record).
 """
 
 from __future__ import annotations
@@ -20,6 +20,25 @@ _COLLECTION_ID = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")
 _patched = False
 
 
+def _collections(response: Any) -> dict[str, dict[str, Any]]:
+    backend = response.rekognition_backend
+    if not hasattr(backend, "facedetect_collections"):
+        backend.facedetect_collections = {}
+    return backend.facedetect_collections
+
+
+def stored_collection(response: Any, collection_id: str) -> dict[str, Any]:
+    """The collection's record ({"tags", "faces", "created"}); ResourceNotFoundException as
+    Rekognition answers when there is none."""
+    from moto.core.exceptions import JsonRESTError
+
+    found = _collections(response).get(collection_id)
+    if found is None:
+        raise JsonRESTError("ResourceNotFoundException",
+                            f"The collection id: {collection_id} does not exist")
+    return found
+
+
 def patch_collections() -> None:
     global _patched
     if _patched:
@@ -27,25 +46,13 @@ def patch_collections() -> None:
     from moto.core.exceptions import JsonRESTError
     from moto.rekognition.responses import RekognitionResponse
 
-    def collections(self: Any) -> dict[str, dict[str, Any]]:
-        backend = self.rekognition_backend
-        if not hasattr(backend, "facedetect_collections"):
-            backend.facedetect_collections = {}
-        return backend.facedetect_collections
+    collections = _collections
 
     def arn(self: Any, collection_id: str) -> str:
         return (f"arn:aws:rekognition:{self.region}:{self.current_account}:collection/"
                 f"{collection_id}")
 
-    def not_found(collection_id: str) -> Exception:
-        return JsonRESTError("ResourceNotFoundException",
-                             f"The collection id: {collection_id} does not exist")
-
-    def existing(self: Any, collection_id: str) -> dict[str, Any]:
-        found = collections(self).get(collection_id)
-        if found is None:
-            raise not_found(collection_id)
-        return found
+    existing = stored_collection
 
     def from_arn(self: Any) -> dict[str, Any]:
         resource_arn = self._get_param("ResourceArn") or ""
@@ -60,14 +67,14 @@ def patch_collections() -> None:
             raise JsonRESTError("ResourceAlreadyExistsException",
                                 f"The collection id: {collection_id} already exists")
         collections(self)[collection_id] = {"tags": dict(self._get_param("Tags") or {}),
-                                            "faces": 0, "created": time.time()}
+                                            "faces": {}, "created": time.time()}
         return json.dumps({"StatusCode": 200, "CollectionArn": arn(self, collection_id),
                            "FaceModelVersion": FACE_MODEL_VERSION})
 
     def describe_collection(self: Any) -> str:
         collection_id = self._get_param("CollectionId") or ""
         found = existing(self, collection_id)
-        return json.dumps({"FaceCount": found["faces"], "UserCount": 0,
+        return json.dumps({"FaceCount": len(found["faces"]), "UserCount": 0,
                            "FaceModelVersion": FACE_MODEL_VERSION,
                            "CollectionARN": arn(self, collection_id),
                            "CreationTimestamp": found["created"]})
