@@ -53,14 +53,16 @@ def deliver(directory: Path, address: str, subject: str | None, body: str,
             box.close()
 
 
-def read(directory: Path, address: str) -> list[dict[str, str]]:
-    """The messages for an address, oldest first."""
-    path = mailbox_file(directory, address)
-    if not path.exists():
-        return []
+def read_all(directory: Path) -> list[dict[str, str]]:
+    """Every address's messages, oldest first per address."""
+    return [message for path in sorted(directory.glob("*.mbox")) for message in _read(path)]
+
+
+def _read(path: Path) -> list[dict[str, str]]:
     box = std_mailbox.mbox(path, create=False)
     try:
-        return [{"to": address, "subject": str(m["Subject"] or ""), "date": str(m["Date"] or ""),
+        return [{"to": str(m["To"] or ""), "subject": str(m["Subject"] or ""),
+                 "date": str(m["Date"] or ""), "file": str(path),
                  "topic": str(m["X-Facedetect-Topic"] or ""),
                  "body": (m.get_payload(decode=True) or b"").decode("utf-8", "replace")}
                 for m in box]

@@ -100,13 +100,14 @@ def _face_row(number: int, face: dict[str, Any]) -> list[str]:
         str(face.get("emotion", "")).lower(),
         flags,
         "{:.0%} {:.0%}".format(*box[:2]) if len(box) >= 2 else "",
+        "{:.0%} x {:.0%}".format(*box[2:4]) if len(box) >= 4 else "",
         f"{face.get('conf', '')}",
     ]
 
 
 def faces(out: Output, title: str, face_list: list[dict[str, Any]]) -> None:
     """The faces of one image as a table (plain lines without a terminal)."""
-    headers = ["#", "age", "emotion", "attributes", "left top", "confidence"]
+    headers = ["#", "age", "emotion", "attributes", "left top", "width x height", "confidence"]
     rows = [_face_row(i, face) for i, face in enumerate(face_list, 1)]
     if out.plain:
         print(title, file=out.stdout)
