@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +228,9 @@ def main(argv: list[str] | None = None) -> None:
 
         hold_pid_file(Path(args.pid_file))  # stays open, and locked, until this process ends
     print(f"facedetect emulator (moto) listening on http://{args.host}:{args.port}", flush=True)
+    # `facedetect local stop` sends SIGTERM: exit through atexit, so the Lambda workers stop and
+    # their unpacked code is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
 
