@@ -45,7 +45,7 @@ patch_moto()
 
 # The longest tests, first: handed out last, one of them would leave one worker running alone
 # at the end of the suite (pytest-xdist gives out tests in collection order).
-_SLOW_FIRST = ("test_faults.py", "test_e2e.py", "test_fleet.py")
+_SLOW_FIRST = ("test_faults.py", "test_e2e.py", "test_fleet.py", "test_local_pipeline.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

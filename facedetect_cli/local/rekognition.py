@@ -9,8 +9,10 @@ cosine similarity, reported as Rekognition's Similarity percentage (see similari
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 from facedetect_cli.local.faces.rekognition_shape import bounding_box, face_detail
@@ -65,21 +67,51 @@ def _image_bytes(response: Any) -> bytes:
     return bytes(key.value)
 
 
-def _measure(response: Any) -> tuple[Any, list[Any]]:
+class _Measured:
+    """An image's faces, and their embeddings once asked for. One upload is measured by
+    DetectFaces, SearchFacesByImage and IndexFaces in turn: the same bytes are measured once."""
+
+    def __init__(self, image: Any, faces: list[Any]) -> None:
+        self.image, self.faces = image, faces
+        self._embeddings: dict[int, list[float]] = {}
+
+    def embedding(self, face: Any) -> list[float]:
+        from facedetect_cli.local.faces.detector import shared
+
+        number = self.faces.index(face)
+        if number not in self._embeddings:
+            self._embeddings[number] = shared().embedding(self.image, face)
+        return self._embeddings[number]
+
+
+_measured: OrderedDict[str, _Measured] = OrderedDict()
+_MEASURED_KEPT = 8
+
+
+def _measure(response: Any) -> _Measured:
     from facedetect_cli.local.faces.detector import ImageDecodeError, decode, shared
 
     data = _image_bytes(response)
-    try:
-        image = decode(data)
-    except ImageDecodeError:
-        raise _error("InvalidImageFormatException", "Request has invalid image format") from None
-    return image, shared().faces(image)
+    digest = hashlib.sha256(data).hexdigest()
+    found = _measured.get(digest)
+    if found is None:
+        try:
+            image = decode(data)
+        except ImageDecodeError:
+            raise _error("InvalidImageFormatException",
+                         "Request has invalid image format") from None
+        found = _Measured(image, shared().faces(image))
+        _measured[digest] = found
+        while len(_measured) > _MEASURED_KEPT:
+            _measured.popitem(last=False)
+    _measured.move_to_end(digest)
+    return found
 
 
 def detect_faces(self: Any) -> str:
-    image, faces = _measure(self)
-    height, width = image.shape[:2]
-    return json.dumps({"FaceDetails": [face_detail(f, width, height) for f in faces]})
+    measured = _measure(self)
+    height, width = measured.image.shape[:2]
+    return json.dumps({"FaceDetails": [face_detail(f, width, height) for f in measured.faces]})
 
 
 def _by_size(faces: list[Any]) -> list[Any]:
@@ -96,16 +128,14 @@ def _stored_face(face_id: str, image_id: str, external_id: str | None, box: dict
 
 
 def index_faces(self: Any) -> str:
-    from facedetect_cli.local.faces.detector import shared
-
     collection = stored_collection(self, self._get_param("CollectionId") or "")
     max_faces = int(self._get_param("MaxFaces") or 100)
     external_id = self._get_param("ExternalImageId")
-    image, faces = _measure(self)
-    height, width = image.shape[:2]
+    measured = _measure(self)
+    height, width = measured.image.shape[:2]
     image_id = str(uuid.uuid4())
     records, unindexed = [], []
-    for rank, face in enumerate(_by_size(faces)):
+    for rank, face in enumerate(_by_size(measured.faces)):
         detail = face_detail(face, width, height)
         if rank >= max_faces:
             unindexed.append({"Reasons": ["EXCEEDS_MAX_FACES"], "FaceDetail": detail})
@@ -113,25 +143,23 @@ def index_faces(self: Any) -> str:
         stored = _stored_face(str(uuid.uuid4()), image_id, external_id,
                               bounding_box(face, width, height), detail["Confidence"])
         collection["faces"][stored["FaceId"]] = {
-            "face": stored, "embedding": shared().embedding(image, face)}
+            "face": stored, "embedding": measured.embedding(face)}
         records.append({"Face": stored, "FaceDetail": detail})
     return json.dumps({"FaceRecords": records, "UnindexedFaces": unindexed,
                        "FaceModelVersion": FACE_MODEL_VERSION})
 
 
 def search_faces_by_image(self: Any) -> str:
-    from facedetect_cli.local.faces.detector import shared
-
     collection = stored_collection(self, self._get_param("CollectionId") or "")
     threshold = float(self._get_param("FaceMatchThreshold") or DEFAULT_MATCH_THRESHOLD)
     max_faces = int(self._get_param("MaxFaces") or 4096)
-    image, faces = _measure(self)
-    if not faces:
+    measured = _measure(self)
+    if not measured.faces:
         raise _error("InvalidParameterException",
                      "There are no faces in the image. Should be at least 1.")
-    height, width = image.shape[:2]
-    largest = _by_size(faces)[0]  # SearchFacesByImage searches with the largest face only
-    probe = shared().embedding(image, largest)
+    height, width = measured.image.shape[:2]
+    largest = _by_size(measured.faces)[0]  # SearchFacesByImage uses the largest face only
+    probe = measured.embedding(largest)
     matches = []
     for record in collection["faces"].values():
         cosine = sum(a * b for a, b in zip(probe, record["embedding"], strict=True))

@@ -19,6 +19,8 @@ from running_pipeline import EMAIL, RunningPipeline
 from facedetect_cli.build import wheels
 
 RULE = "facedetect-FaceDetectionTrigger"
+# One emulator and one stack for the module: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("local-pipeline")
 
 
 @pytest.fixture(scope="module")
