@@ -10,6 +10,8 @@ demo:
 	$(VENV)/bin/python -m pip install --quiet '.[local]'
 	$(VENV)/bin/facedetect up --local --email $(EMAIL)
 	$(VENV)/bin/facedetect status --local
+	@# The pipeline runs for real in the emulator: faces, stored item, notification.
+	$(VENV)/bin/facedetect detect demo/astronaut.png --local
 
 down:
 	$(VENV)/bin/facedetect down --local --yes
