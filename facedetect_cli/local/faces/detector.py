@@ -19,9 +19,10 @@ from facedetect_cli.local.faces.models import SFACE, YUNET, checked_bytes
 SCORE_THRESHOLD = 0.8
 NMS_THRESHOLD = 0.3
 TOP_K = 5000
-# YuNet's cost grows with the pixels; a bigger photo is scaled down for detection (boxes are
+# YuNet's cost grows with the pixels, and it finds faces of about 10-300 px: a bigger photo is
+# scaled down to 1280 px for detection (a phone photo's close-up face then fits; boxes are
 # ratios, so they do not change). Faces under ~10 px after scaling are then missed.
-MAX_DETECTION_SIDE = 1600
+MAX_DETECTION_SIDE = 1280
 # The ArcFace alignment template SFace was trained on (the same points as OpenCV's
 # FaceRecognizerSF.alignCrop): eyes, nose tip, mouth corners in a 112x112 crop.
 _ALIGNED_SIZE = 112
