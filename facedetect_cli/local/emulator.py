@@ -174,13 +174,11 @@ def enable_pipeline(host: str, port: int, state_dir: Path) -> None:
     from facedetect_cli.local.lambda_service import patch_lambda
     from facedetect_cli.local.mailbox import mailbox_dir, patch_sns
     from facedetect_cli.local.rekognition import patch_rekognition
-    from facedetect_cli.local.stepfunctions import reuse_task_clients
 
     # Step Functions' Lambda tasks call http://localhost:$MOTO_PORT.
     os.environ["MOTO_PORT"] = str(port)
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     patch_eventbridge()
-    reuse_task_clients()
     patch_lambda(f"http://{host}:{port}")
     patch_rekognition()
     patch_sns(mailbox_dir(state_dir, port))

@@ -120,6 +120,11 @@ def start_execution(state_machine_arn: str, execution_input: str) -> str:
     """Start an execution as EventBridge does (a generated name); returns its ARN."""
     from moto.stepfunctions.responses import get_backend
 
+    from facedetect_cli.local.stepfunctions import reuse_task_clients
+
+    # Here, not at start: the executor's modules take a second to import, and the first
+    # execution needs them anyway.
+    reuse_task_clients()
     _, _, _, region, account = state_machine_arn.split(":")[:5]
     execution = get_backend(account, region).start_execution(
         state_machine_arn, name=str(uuid.uuid4()), execution_input=execution_input)
