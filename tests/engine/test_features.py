@@ -161,7 +161,9 @@ def test_command_line_remembers_confirms_and_keeps_data(invoke):
     assert f"Features: duplicates (collection {COLLECTION}, " in text.stdout
 
     # The collection now holds faces: turning duplicates off deletes data, so it is confirmed.
-    rekognition_backends[ACCOUNT][REGION].facedetect_collections[COLLECTION]["faces"] = 42
+    # (The emulator keeps a collection's faces as face id -> record.)
+    rekognition_backends[ACCOUNT][REGION].facedetect_collections[COLLECTION]["faces"] = {
+        f"face-{number}": {} for number in range(42)}
     refused = invoke("up", "--without", "duplicates")
     assert refused.exit_code == 2
     assert "holds 42 faces" in refused.stderr and "--yes" in refused.stderr

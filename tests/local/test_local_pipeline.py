@@ -138,3 +138,17 @@ def test_duplicates_on_two_photos_of_the_same_face(pipeline):
     assert duplicate["duplicate"] is True and duplicate["similarity"] >= 90
     assert duplicate["matchedImage"].startswith("uploads/")
     assert duplicate["matchedImage"] != "uploads/dup-edited.jpg"
+
+
+def test_detect_follows_the_execution_and_shows_item_and_notification(pipeline, tmp_path):
+    photo = tmp_path / "portrait.png"
+    photo.write_bytes(one_face())
+    done = pipeline.cli("detect", str(photo), "--output", "json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert (doc["status"], doc["faceCount"]) == ("SUCCEEDED", 1)
+    assert doc["item"]["ImageKey"] == "uploads/portrait.png" and doc["item"]["FaceCount"] == 1
+    (message,) = doc["notifications"]
+    assert message["to"] == EMAIL and "uploads/portrait.png" in message["body"]
+    assert "AgeRange" in doc["localDetector"]["leavesOut"]
+    assert "BoundingBox" in doc["localDetector"]["fills"]
