@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "local"))
+sys.path[:0] = [str(ROOT / "tests" / "local"), str(ROOT / "tests")]
 
 from photos import ASTRONAUT, four_faces, one_face  # noqa: E402
 from running_pipeline import RunningPipeline  # noqa: E402

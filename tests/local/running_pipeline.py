@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,19 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from conftest import EMAIL, FACEDETECT, REGION, free_port
 
 from facedetect_cli.local.lifecycle import answers
 from facedetect_cli.local.mailbox import mailbox_dir, read_all
-
-FACEDETECT = str(Path(sys.executable).parent / "facedetect")
-REGION = "eu-central-1"
-EMAIL = "dev@example.com"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RunningPipeline:

@@ -12,9 +12,9 @@ import json
 import re
 
 import pytest
-from conftest import fake_wheel
+from conftest import EMAIL, fake_wheel
 from photos import four_faces, no_face, one_face, same_face_edited
-from running_pipeline import EMAIL, RunningPipeline
+from running_pipeline import RunningPipeline
 
 from facedetect_cli.build import wheels
 
