@@ -17,7 +17,7 @@ import botocore.session
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 
 from facedetect_cli.aws.client import Client
-from facedetect_cli.aws.connection import Connection, validate_region_syntax
+from facedetect_cli.aws.connection import ROLE_ARN_RE, Connection, validate_region_syntax
 from facedetect_cli.aws.errors import BOTOCORE_ERRORS, not_aws, translate_error
 from facedetect_cli.aws.hooks import ApiCallCounter, FaultRule, _FakeHttpResponse
 from facedetect_cli.errors import CredentialsError, InputError
@@ -144,6 +144,12 @@ class AwsSession:
             method="assume-role", refresh_using=fetcher.fetch_credentials
         )
         botocore_session._credentials = credentials
+        # Assumed credentials act in the role's own account, and AssumeRole answering was the
+        # check that credentials and endpoint work: GetCallerIdentity would only repeat both
+        # (one client and one round trip per target of an organization).
+        match = ROLE_ARN_RE.fullmatch(connection.role_arn or "")
+        if match:
+            self._account = match.group(1)
 
     def _config(self, *, fast_fail: bool = False) -> botocore.config.Config:
         return botocore.config.Config(

@@ -280,3 +280,18 @@ def test_an_ou_outside_the_organization_and_no_organization_are_one_line(invoke,
     elsewhere = invoke("status", "--ou", "ou-abcd-12345678", "--dry-run")
     assert elsewhere.exit_code == 2
     assert "--ou ou-abcd-12345678 is not an OU of this organization" in elsewhere.stderr
+
+
+def test_a_member_is_asked_who_it_is_by_assuming_its_role_only(invoke, org):
+    # The role's ARN names the account; a GetCallerIdentity per target would repeat what the
+    # AssumeRole answer already proved. The caller's own one remains (which organization?).
+    calls: Counter[str] = Counter()
+
+    def count(service: str, operation: str, params: dict[str, Any]) -> None:
+        calls[operation] += 1
+
+    result = invoke("status", "--ou", org.prod, "--output", "json", fault_rules=[count])
+    assert result.exit_code == 3
+    assert {t["account"] for t in json.loads(result.stdout)["targets"]} == {
+        org.prod1, org.web1, org.web2}
+    assert calls["AssumeRole"] == 3 and calls["GetCallerIdentity"] == 1
