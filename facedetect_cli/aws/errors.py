@@ -7,6 +7,7 @@ import re
 import botocore.exceptions
 from botocore.parsers import ResponseParserError
 
+from facedetect_cli.aws.actions import primary_action
 from facedetect_cli.errors import AwsError, CredentialsError, FacedetectError, InputError
 
 _EXPIRED_CODES = {
@@ -34,12 +35,27 @@ _ACCESS_DENIED_CODES = {
 # --endpoint-url names) derives from Exception only.
 BOTOCORE_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
                    ResponseParserError)
-# IAM action prefixes differ from botocore's service names for a few services.
-_ACTION_PREFIX = {"stepfunctions": "states", "sfn": "states", "eventbridge": "events"}
 # AWS names the action it denied: "User: arn:... is not authorized to perform: iam:PassRole
 # on resource: arn:...". It is not always the operation called (CreateFunction checks that
-# the caller may pass the role; GetFunction leaves out the tags without lambda:ListTags).
-_DENIED_ACTION = re.compile(r"not authorized to perform: ([a-z0-9-]+:[A-Za-z0-9*]+)")
+# the caller may pass the role); S3's denials say only "Access Denied".
+_DENIED_ACTION = re.compile(r"not authorized to perform:? ([a-z0-9-]+:[A-Za-z0-9*]+)")
+
+
+def denied_action(message: str, service: str, operation: str) -> str:
+    """The IAM action a denial is about: the one AWS's message names (a call can need
+    several, as CreateFunction needs iam:PassRole), else the one the call itself needs, which
+    is not always named after the operation (S3's GetBucketEncryption needs
+    s3:GetEncryptionConfiguration)."""
+    named = _DENIED_ACTION.search(message)
+    return named.group(1) if named else primary_action(service, operation)
+
+
+def access_denied(action: str, message: str, *, code: str, operation: str,
+                  service: str) -> AwsError:
+    """The one line every denial becomes: the action to grant comes first."""
+    return AwsError(f"access denied for {action}: {message} (grant {action} to the caller, "
+                    "or use a profile that has it)", code=code, operation=operation,
+                    service=service)
 
 
 def translate_error(exc: Exception, service: str, operation: str) -> FacedetectError:
@@ -59,16 +75,8 @@ def translate_error(exc: Exception, service: str, operation: str) -> FacedetectE
                 "secret and profile"
             )
         if code in _ACCESS_DENIED_CODES:
-            named = _DENIED_ACTION.search(message)
-            action = (named.group(1) if named
-                      else f"{_ACTION_PREFIX.get(service, service)}:{operation}")
-            return AwsError(
-                f"access denied for {action}: {message} (grant {action} to the caller, "
-                "or use a profile that has it)",
-                code=code,
-                operation=operation,
-                service=service,
-            )
+            return access_denied(denied_action(message, service, operation), message,
+                                 code=code, operation=operation, service=service)
         return AwsError(f"{operation}: {message} ({code})", code=code, operation=operation,
                         service=service)
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
