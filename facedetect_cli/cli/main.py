@@ -12,6 +12,7 @@ from facedetect_cli.cli.commands.detect import detect
 from facedetect_cli.cli.commands.down import down
 from facedetect_cli.cli.commands.local import local
 from facedetect_cli.cli.commands.logs import logs
+from facedetect_cli.cli.commands.permissions import permissions
 from facedetect_cli.cli.commands.results import results
 from facedetect_cli.cli.commands.status import status
 from facedetect_cli.cli.commands.up import up
@@ -36,6 +37,7 @@ cli.add_command(logs)
 cli.add_command(detect)
 cli.add_command(results)
 cli.add_command(local)
+cli.add_command(permissions)
 
 
 def main() -> None:

@@ -79,6 +79,20 @@ class Run:
                   flush=True)
 
 
+def run_offline(output: str, quiet: bool, body: Callable[[Output], int]) -> NoReturn:
+    """Run a command that needs no AWS session (local, permissions). The foreseen failures end
+    here; anything else ends in the group's guard (outcome.py)."""
+    from facedetect_cli.cli.outcome import fail
+    from facedetect_cli.cli.render import Output
+
+    out = Output(output, quiet=quiet)
+    try:
+        code = body(out)
+    except FacedetectError as error:
+        fail(str(error), error.exit_code, json_mode=out.json, documented=out.documented)
+    raise SystemExit(code)
+
+
 def run(opts: CommonOptions, body: Callable[[Run], int]) -> NoReturn:
     """Run a command's body and end it by the contract (see outcome.py): every way out is an
     exit code, a line on stderr, and with --output json one document on stdout."""

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
 
 from facedetect_cli.cli.options import DEFAULT_LOCAL_PORT
+from facedetect_cli.cli.runner import run_offline
 
 if TYPE_CHECKING:
     from facedetect_cli.cli.render import Output
@@ -25,20 +25,6 @@ def local() -> None:
     """Manage the embedded local AWS emulator (moto) that --local uses."""
 
 
-def _run(output: str, quiet: bool, body: Callable[[Output], int]) -> None:
-    """The foreseen failures end here; anything else ends in the group's guard (outcome.py)."""
-    from facedetect_cli.cli.outcome import fail
-    from facedetect_cli.cli.render import Output
-    from facedetect_cli.errors import FacedetectError
-
-    out = Output(output, quiet=quiet)
-    try:
-        code = body(out)
-    except FacedetectError as error:
-        fail(str(error), error.exit_code, json_mode=out.json, documented=out.documented)
-    raise SystemExit(code)
-
-
 @local.command()
 @_port
 @_output
@@ -55,7 +41,7 @@ def start(port: int, output: str, quiet: bool) -> None:
             out.document(emulator.describe(port))
         return 0
 
-    _run(output, quiet, body)
+    run_offline(output, quiet, body)
 
 
 @local.command()
@@ -74,7 +60,7 @@ def stop(port: int, output: str, quiet: bool) -> None:
             out.document({"stopped": stopped, **emulator.describe(port)})
         return 0
 
-    _run(output, quiet, body)
+    run_offline(output, quiet, body)
 
 
 @local.command()
@@ -97,4 +83,4 @@ def status(port: int, output: str, quiet: bool) -> None:
             out.info(f"Nothing answers on {info['endpoint']}.")
         return 0 if info["answering"] else 3
 
-    _run(output, quiet, body)
+    run_offline(output, quiet, body)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from facedetect_cli.aws.errors import access_denied
 from facedetect_cli.aws.parallel import parallel
 from facedetect_cli.aws.retry import SETTLING, retry_while
 from facedetect_cli.engine import policies
@@ -58,9 +59,13 @@ class Bucket(Resource):
             if error.code == "NoSuchTagSet":
                 return Observed(self.arn, owned=False, detail="exists without the stack's tag")
             if error.code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled"):
+                # S3 answers the same whether the name is another account's or the caller
+                # may not read the tags of its own bucket: say both.
                 raise AwsError(
-                    f"bucket {self.name} exists but this account cannot read it: bucket names "
-                    "are global and another account probably owns it; choose another --stack",
+                    f"access denied for s3:GetBucketTagging on bucket {self.name}: another "
+                    "account probably owns the name (bucket names are global: choose another "
+                    "--stack), or the caller lacks s3:GetBucketTagging (grant it, see "
+                    "`facedetect permissions`)",
                     code=error.code, operation=error.operation, service="s3",
                 ) from error
             raise
@@ -221,6 +226,12 @@ class Bucket(Resource):
             )
             if result.get("Errors"):
                 first = result["Errors"][0]
+                if first.get("Code") == "AccessDenied":
+                    # Reported per key, in the answer: name the action as for any denial.
+                    raise access_denied(
+                        "s3:DeleteObjectVersion", f"{first.get('Message')} for "
+                        f"{first.get('Key')}", code="AccessDenied", operation="DeleteObjects",
+                        service="s3")
                 raise AwsError(
                     f"DeleteObjects: {first.get('Message')} ({first.get('Code')}) for "
                     f"{first.get('Key')}",

@@ -1,0 +1,121 @@
+"""`facedetect permissions` (issue 13): the policy itself, without AWS. That it is enough and
+that each action is needed: test_permissions_enforced.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from parliament import analyze_policy_string
+
+from facedetect_cli.build import features
+from facedetect_cli.engine.config import StackConfig
+from facedetect_cli.engine.naming import Names
+from facedetect_cli.engine.permissions import (
+    MANAGED_POLICY_LIMIT,
+    granted_actions,
+    operator_policy,
+    size,
+    split,
+)
+
+SCOPES = [("*", "*"), ("123456789012", "eu-central-1"), ("*", "us-gov-west-1"),
+          ("210987654321", "cn-north-1")]
+SETS = [frozenset(), frozenset({"duplicates"}), frozenset({"thumbnails"}),
+        frozenset(features.FEATURES)]
+# What the Service Authorization Reference gives no resource-level permissions: "*" only.
+NO_RESOURCE_LEVEL = {"logs:DescribeLogGroups", "rekognition:CreateCollection"}
+
+
+def policy(account: str = "*", region: str = "*", enabled: frozenset[str] = frozenset(),
+           stack: str = "facedetect") -> dict:
+    return operator_policy(Names(StackConfig(stack=stack), account, region), enabled)
+
+
+def statements(document: dict) -> list[dict]:
+    listed = []
+    for statement in document["Statement"]:
+        actions, resources = statement["Action"], statement["Resource"]
+        listed.append({**statement,
+                       "Action": [actions] if isinstance(actions, str) else actions,
+                       "Resource": [resources] if isinstance(resources, str) else resources})
+    return listed
+
+
+@pytest.mark.parametrize("account,region", SCOPES)
+@pytest.mark.parametrize("enabled", SETS, ids=lambda s: "+".join(sorted(s)) or "none")
+def test_parliament_finds_nothing(account, region, enabled):
+    findings = analyze_policy_string(json.dumps(policy(account, region, enabled))).findings
+    assert [(f.issue, f.detail) for f in findings] == []
+
+
+def test_only_actions_without_resource_level_permissions_take_any_resource():
+    for statement in statements(policy("123456789012", "eu-central-1",
+                                       frozenset(features.FEATURES))):
+        assert statement["Effect"] == "Allow"
+        assert not any("*" in a for a in statement["Action"])
+        if "*" in statement["Resource"]:
+            assert set(statement["Action"]) <= NO_RESOURCE_LEVEL, statement
+        else:
+            # Every other ARN names this account, this region and this stack.
+            for arn in statement["Resource"]:
+                assert "facedetect-" in arn, arn
+                assert arn.split(":")[3] in ("", "eu-central-1"), arn
+                assert arn.split(":")[4] in ("", "123456789012"), arn
+
+
+def test_a_stack_never_reaches_another_stacks_resources():
+    mine = json.dumps(policy(stack="face"))
+    # Another stack whose name starts with this one's: none of its names matches.
+    theirs = statements(policy(stack="face-two"))
+    import fnmatch
+
+    patterns = [arn for s in statements(json.loads(mine)) for arn in s["Resource"]
+                if arn != "*"]
+    for statement in theirs:
+        for arn in statement["Resource"]:
+            assert not [p for p in patterns if fnmatch.fnmatchcase(arn, p)], arn
+
+
+def test_pass_role_names_each_role_and_only_the_service_that_assumes_it():
+    passes = [s for s in statements(policy(enabled=frozenset(features.FEATURES)))
+              if s["Action"] == ["iam:PassRole"]]
+    services = {s["Condition"]["StringEquals"]["iam:PassedToService"]:
+                [arn.split("/")[-1] for arn in s["Resource"]] for s in passes}
+    assert sorted(services) == ["events.amazonaws.com", "lambda.amazonaws.com",
+                                "states.amazonaws.com"]
+    assert services["states.amazonaws.com"] == ["facedetect-StepFunctionExecutionRole"]
+    assert services["events.amazonaws.com"] == ["facedetect-EventBridgeExecutionRole"]
+    assert len(services["lambda.amazonaws.com"]) == 6  # one role per function
+    assert all(role.endswith("Role") and "Execution" not in role
+               for role in services["lambda.amazonaws.com"])
+
+
+def test_features_add_what_they_build_and_down_still_looks_for_them_without():
+    without, both = policy(), policy(enabled=frozenset(features.FEATURES))
+    assert "rekognition:CreateCollection" not in granted_actions(without)
+    assert "rekognition:CreateCollection" in granted_actions(both)
+    # `down` reads every feature's resources, so even without them it may look.
+    assert "rekognition:DescribeCollection" in granted_actions(without)
+    lambda_writes = [s for s in statements(without) if "lambda:CreateFunction" in s["Action"]]
+    [functions] = [s["Resource"] for s in lambda_writes]
+    assert not [f for f in functions if "Thumbnail" in f or "Duplicate" in f]
+
+
+@pytest.mark.parametrize("enabled", SETS, ids=lambda s: "+".join(sorted(s)) or "none")
+def test_split_documents_fit_a_managed_policy_and_allow_exactly_the_policy(enabled):
+    whole = policy("123456789012", "ap-southeast-2", enabled)
+    parts = split(whole)
+    assert all(size(part) <= MANAGED_POLICY_LIMIT for part in parts)
+    assert same_statements(parts, whole)
+    # First fit: no two parts could have been one.
+    assert all(size({"Statement": a["Statement"] + b["Statement"]}) > MANAGED_POLICY_LIMIT
+               for a in parts for b in parts if a is not b)
+
+
+def same_statements(parts: list[dict], whole: dict) -> bool:
+    def spelled(listed: list[dict]) -> list[str]:
+        return sorted(json.dumps(s, sort_keys=True) for s in listed)
+
+    return spelled([s for part in parts for s in part["Statement"]]) == spelled(
+        whole["Statement"])
