@@ -11,6 +11,8 @@ action then), or a role handed to the service (iam:PassRole).
 
 from __future__ import annotations
 
+from facedetect_cli.errors import AwsError
+
 # IAM action prefixes differ from botocore's service names for a few services.
 PREFIX = {"stepfunctions": "states", "sfn": "states", "eventbridge": "events"}
 
@@ -65,3 +67,12 @@ def primary_action(service: str, operation: str) -> str:
     """The action AWS checks for the call itself (what an access-denied error is about)."""
     found = actions_for(service, operation)
     return found[0] if found else f"{prefix(service)}:{operation}"
+
+
+def access_denied(action: str, message: str, *, code: str, operation: str,
+                  service: str) -> AwsError:
+    """The one line every denial becomes: the action to grant comes first. (Here, not in
+    errors.py, so that code reporting a denial found in an answer needs no botocore.)"""
+    return AwsError(f"access denied for {action}: {message} (grant {action} to the caller, "
+                    "or use a profile that has it)", code=code, operation=operation,
+                    service=service)

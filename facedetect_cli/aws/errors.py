@@ -7,7 +7,7 @@ import re
 import botocore.exceptions
 from botocore.parsers import ResponseParserError
 
-from facedetect_cli.aws.actions import primary_action
+from facedetect_cli.aws.actions import access_denied, primary_action
 from facedetect_cli.errors import AwsError, CredentialsError, FacedetectError, InputError
 
 _EXPIRED_CODES = {
@@ -48,14 +48,6 @@ def denied_action(message: str, service: str, operation: str) -> str:
     s3:GetEncryptionConfiguration)."""
     named = _DENIED_ACTION.search(message)
     return named.group(1) if named else primary_action(service, operation)
-
-
-def access_denied(action: str, message: str, *, code: str, operation: str,
-                  service: str) -> AwsError:
-    """The one line every denial becomes: the action to grant comes first."""
-    return AwsError(f"access denied for {action}: {message} (grant {action} to the caller, "
-                    "or use a profile that has it)", code=code, operation=operation,
-                    service=service)
 
 
 def translate_error(exc: Exception, service: str, operation: str) -> FacedetectError:

@@ -19,7 +19,6 @@ from typing import Any
 
 from facedetect_cli.aws.actions import PASS_ROLE, actions_for
 from facedetect_cli.aws.connection import validate_region_syntax
-from facedetect_cli.aws.session import known_regions
 from facedetect_cli.build import features as feature_names
 from facedetect_cli.engine.config import StackConfig
 from facedetect_cli.engine.naming import FUNCTION_BASENAMES, TAG_KEY, Names
@@ -224,6 +223,9 @@ def scope(config: StackConfig, region: str | None, account: str | None) -> Names
         raise InputError(f"invalid account id {account!r}: expected 12 digits")
     if region is not None:
         validate_region_syntax(region)
+        # botocore's endpoint data, read only for a region that looks right.
+        from facedetect_cli.aws.session import known_regions
+
         if region not in known_regions():
             raise InputError(f"unknown region {region!r}: expected a region code such as "
                              "eu-central-1")

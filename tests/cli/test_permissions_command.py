@@ -78,3 +78,13 @@ def test_bad_input_is_one_line_and_exit_2(cli_runner, args, message):
     assert result.exit_code == 2
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"error: {message}")
+
+
+def test_help_and_usage_errors_start_fast():
+    from test_startup import probe
+
+    for args in (["permissions", "--help"], ["permissions", "--stack", "Bad"],
+                 ["permissions", "--account", "1"], ["permissions", "--region", "eu"]):
+        found = probe(*args)
+        assert found["code"] in (0, 2), (args, found)
+        assert not found["botocore"] and not found["rich"], (args, found)

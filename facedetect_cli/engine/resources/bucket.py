@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from facedetect_cli.aws.errors import access_denied
+from facedetect_cli.aws.actions import access_denied
 from facedetect_cli.aws.parallel import parallel
 from facedetect_cli.aws.retry import SETTLING, retry_while
 from facedetect_cli.engine import policies
