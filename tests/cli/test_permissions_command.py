@@ -88,3 +88,4 @@ def test_help_and_usage_errors_start_fast():
         found = probe(*args)
         assert found["code"] in (0, 2), (args, found)
         assert not found["botocore"] and not found["rich"], (args, found)
+

@@ -30,16 +30,15 @@ FEATURES = ("duplicates", "thumbnails")  # build/features.py's, without importin
               show_default=True, envvar="FACEDETECT_OUTPUT",
               help="text: the policy document alone; json: with its scope and the policy "
               "split into customer managed policies. [env: FACEDETECT_OUTPUT]")
-@click.option("--quiet", "-q", is_flag=True, envvar="FACEDETECT_QUIET",
-              help="Print the policy only, without the note on stderr. [env: FACEDETECT_QUIET]")
 def permissions(with_features: tuple[str, ...], stack: str, region: str | None,
-                account: str | None, output: str, quiet: bool) -> None:
+                account: str | None, output: str) -> None:
     """Print the least-privilege IAM policy that the credentials running facedetect need
     for every command on this stack (up, status, down, detect, results, logs). Needs no
     credentials and makes no AWS call."""
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    run_offline(output, quiet, lambda out: _permissions(out, frozenset(with_features), stack,
-                                                 region, account))
+    # No --quiet: the policy is the output, and --quiet means none (docs/contract.md).
+    run_offline(output, False, lambda out: _permissions(
+        out, frozenset(with_features), stack, region, account))
 
 
 def _permissions(out: Output, features: frozenset[str], stack: str, region: str | None,
