@@ -3,6 +3,7 @@ command-line contract (one-line errors on stderr, exit codes, no tracebacks unle
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -52,14 +53,14 @@ class Run:
     def report_failures(self, failed: list[Outcome]) -> None:
         """One line per distinct failure: the first step it stopped, how many more it stopped
         the same way (three functions denied the same action make one line, not three)."""
-        by_message: dict[str, list[Outcome]] = {}
+        by_cause: dict[str, list[Outcome]] = {}
         for outcome in failed:
-            by_message.setdefault(str(outcome.error), []).append(outcome)
-        for message, outcomes in by_message.items():
+            by_cause.setdefault(_cause(str(outcome.error)), []).append(outcome)
+        for outcomes in by_cause.values():
             step = outcomes[0].step
             more = f" (and {len(outcomes) - 1} more)" if len(outcomes) > 1 else ""
             self.out.error(f"{step.action} {step.resource.kind} {step.resource.name}{more}: "
-                           f"{message}")
+                           f"{outcomes[0].error}")
 
     def fleet(self, command: str, fleet: FleetOptions, config: StackConfig, *,
               dry_run: bool = False, keep_data: bool = False) -> int:
@@ -77,6 +78,16 @@ class Run:
             totals = app.aws.counter.totals()
             print(f"debug: {totals['reads']} reads, {totals['writes']} writes", file=sys.stderr,
                   flush=True)
+
+
+# AWS's denials name the resource ("... iam:CreateRole on resource: arn:...:role/x"): the
+# same missing action is still one cause, whichever resources it stopped.
+_DENIAL = re.compile(r"^access denied for ([a-z0-9-]+:[A-Za-z0-9*]+)")
+
+
+def _cause(message: str) -> str:
+    denied = _DENIAL.match(message)
+    return denied.group(0) if denied else message
 
 
 def run_offline(output: str, quiet: bool, body: Callable[[Output], int]) -> NoReturn:

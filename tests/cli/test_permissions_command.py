@@ -89,3 +89,20 @@ def test_help_and_usage_errors_start_fast():
         assert found["code"] in (0, 2), (args, found)
         assert not found["botocore"] and not found["rich"], (args, found)
 
+
+
+def test_one_missing_action_is_one_line_whichever_resources_it_stopped(invoke):
+    from facedetect_cli.aws.hooks import InjectedFault
+
+    def deny_create_role(service, operation, params):
+        if operation != "CreateRole":
+            return None
+        # As AWS words it: the resource differs for every role.
+        return InjectedFault("AccessDenied", "User: arn:aws:iam::123456789012:user/ops is not "
+                             "authorized to perform: iam:CreateRole on resource: "
+                             f"arn:aws:iam::123456789012:role/{params['RoleName']}", 403)
+
+    result = invoke("up", fault_rules=[deny_create_role])
+    assert result.exit_code == 1
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "access denied for iam:CreateRole" in line and "(and 4 more)" in line
