@@ -126,9 +126,11 @@ def went_wrong(result: Result, expected: int) -> bool:
 # write (a run without one write makes all the others, and the next would find them made).
 SAMPLE = {
     0: ["iam:GetRole", "lambda:CreateFunction"],  # a JSON service's denial
-    1: ["states:DescribeStateMachine"],
+    # S3 answers a denied GetBucketTagging as it does for another account's bucket.
+    1: ["states:DescribeStateMachine", "s3:GetBucketTagging"],
     4: ["s3:PutEncryptionConfiguration"],  # not named after its operation, PutBucketEncryption
-    9: ["logs:DeleteLogGroup"],
+    # Denied per key, in DeleteObjects' answer rather than as an error.
+    9: ["s3:DeleteObjectVersion"],
 }
 
 
