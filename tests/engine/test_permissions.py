@@ -119,3 +119,59 @@ def same_statements(parts: list[dict], whole: dict) -> bool:
 
     return spelled([s for part in parts for s in part["Statement"]]) == spelled(
         whole["Statement"])
+
+
+# Calls in the code that the policy grants nothing of its own for, and why.
+NOT_GRANTED_CALLS = {
+    "lambda:ListTags": "made only when GetFunction answers without Tags, i.e. to a caller "
+                       "without lambda:ListTags; the policy grants it (through GetFunction)",
+    "iam:AttachRolePolicy": "no role has a managed policy: never called",
+    "sns:Unsubscribe": "subscriptions go with their topic: never called",
+}
+SERVICES = ("dynamodb", "events", "iam", "lambda", "logs", "rekognition", "s3", "sns",
+            "stepfunctions")
+
+
+def test_every_call_in_the_code_is_one_the_policy_is_built_from():
+    """Statically, for the paths no test takes (a conflict, a fallback): each botocore method
+    named in the code that works on a stack (not aws/, the emulator, the fleet's management
+    calls) is a call of CALLS or USE_CALLS, or listed above with why."""
+    import re
+    from pathlib import Path
+
+    import botocore.session
+    from botocore import xform_name
+    from botocore.exceptions import DataNotFoundError, UnknownServiceError
+
+    from facedetect_cli.engine.permissions import CALLS, USE_CALLS
+
+    session = botocore.session.get_session()
+    by_method: dict[str, set[str]] = {}
+    for service in SERVICES:
+        model = session.get_service_model(service)
+        for operation in model.operation_names:
+            by_method.setdefault(xform_name(operation), set()).add(f"{service}:{operation}")
+        try:
+            waiters = session.get_waiter_model(service)
+        except (UnknownServiceError, DataNotFoundError):
+            continue  # a service without waiters
+        for name in waiters.waiter_names:
+            waiter = waiters.get_waiter(name)
+            by_method.setdefault(f"wait:{xform_name(name)}", set()).add(
+                f"{service}:{waiter.operation}")
+    known = {c for kind in CALLS.values() for phase in kind.values() for c in phase}
+    known |= set(USE_CALLS) | set(NOT_GRANTED_CALLS)
+    called = re.compile(r'\.([a-z0-9_]+)\(|pages\("([a-z0-9_]+)"|wait\("([a-z0-9_]+)"')
+    package = Path(__file__).resolve().parents[2] / "facedetect_cli"
+    unknown, seen = [], set()
+    for path in sorted(package.rglob("*.py")):
+        if path.relative_to(package).parts[0] in ("aws", "local", "fleet"):
+            continue
+        for match in called.finditer(path.read_text(encoding="utf-8")):
+            method = match.group(1) or match.group(2) or f"wait:{match.group(3)}"
+            candidates = by_method.get(method, set())
+            seen |= candidates & known
+            if candidates and not candidates & known:
+                unknown.append((path.name, method, sorted(candidates)))
+    assert unknown == []
+    assert set(NOT_GRANTED_CALLS) <= seen  # the list names no call the code stopped making
