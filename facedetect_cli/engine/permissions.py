@@ -229,7 +229,20 @@ def scope(config: StackConfig, region: str | None, account: str | None) -> Names
         if region not in known_regions():
             raise InputError(f"unknown region {region!r}: expected a region code such as "
                              "eu-central-1")
-    return Names(config, account or "*", region or "*")
+    if account is None:
+        return _AnyAccount(config, "*", region or "*")
+    return Names(config, account, region or "*")
+
+
+class _AnyAccount(Names):
+    """Names in whatever account the policy is attached in: `*` in the ARNs' account field,
+    and twelve `?` where the account is part of a name (the bucket's): `<stack>-images-*-...`
+    would also match the bucket of a stack named `<stack>-images-x`, while twelve characters
+    leave no room for another stack's name (at most 20 long)."""
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.stack}-images-{'?' * 12}-{self.region}"
 
 
 def where_it_fits(length: int, documents: int) -> str:

@@ -11,13 +11,12 @@ from conftest import json_out
 
 from facedetect_cli.cli.main import cli
 from facedetect_cli.engine.config import StackConfig
-from facedetect_cli.engine.naming import Names
-from facedetect_cli.engine.permissions import operator_policy, size
+from facedetect_cli.engine.permissions import operator_policy, scope, size
 
 
-def policy(account: str = "*", region: str = "*", enabled: frozenset[str] = frozenset(),
-           stack: str = "facedetect") -> dict:
-    return operator_policy(Names(StackConfig(stack=stack), account, region), enabled)
+def policy(account: str | None = None, region: str | None = None,
+           enabled: frozenset[str] = frozenset(), stack: str = "facedetect") -> dict:
+    return operator_policy(scope(StackConfig(stack=stack), region, account), enabled)
 
 
 def same_statements(parts: list[dict], whole: dict) -> bool:

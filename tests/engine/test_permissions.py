@@ -10,16 +10,16 @@ from parliament import analyze_policy_string
 
 from facedetect_cli.build import features
 from facedetect_cli.engine.config import StackConfig
-from facedetect_cli.engine.naming import Names
 from facedetect_cli.engine.permissions import (
     MANAGED_POLICY_LIMIT,
     granted_actions,
     operator_policy,
+    scope,
     size,
     split,
 )
 
-SCOPES = [("*", "*"), ("123456789012", "eu-central-1"), ("*", "us-gov-west-1"),
+SCOPES = [(None, None), ("123456789012", "eu-central-1"), (None, "us-gov-west-1"),
           ("210987654321", "cn-north-1")]
 SETS = [frozenset(), frozenset({"duplicates"}), frozenset({"thumbnails"}),
         frozenset(features.FEATURES)]
@@ -27,9 +27,9 @@ SETS = [frozenset(), frozenset({"duplicates"}), frozenset({"thumbnails"}),
 NO_RESOURCE_LEVEL = {"logs:DescribeLogGroups", "rekognition:CreateCollection"}
 
 
-def policy(account: str = "*", region: str = "*", enabled: frozenset[str] = frozenset(),
-           stack: str = "facedetect") -> dict:
-    return operator_policy(Names(StackConfig(stack=stack), account, region), enabled)
+def policy(account: str | None = None, region: str | None = None,
+           enabled: frozenset[str] = frozenset(), stack: str = "facedetect") -> dict:
+    return operator_policy(scope(StackConfig(stack=stack), region, account), enabled)
 
 
 def statements(document: dict) -> list[dict]:
@@ -64,15 +64,15 @@ def test_only_actions_without_resource_level_permissions_take_any_resource():
                 assert arn.split(":")[4] in ("", "123456789012"), arn
 
 
-def test_a_stack_never_reaches_another_stacks_resources():
-    mine = json.dumps(policy(stack="face"))
-    # Another stack whose name starts with this one's: none of its names matches.
-    theirs = statements(policy(stack="face-two"))
+@pytest.mark.parametrize("theirs", ["face-two", "face-images-x", "face-images-abcdefgh"])
+def test_a_stack_never_reaches_another_stacks_resources(theirs):
+    """Another stack whose name starts with this one's (or could fill the bucket name's
+    wildcards): none of its resources matches this stack's policy."""
     import fnmatch
 
-    patterns = [arn for s in statements(json.loads(mine)) for arn in s["Resource"]
+    patterns = [arn for s in statements(policy(stack="face")) for arn in s["Resource"]
                 if arn != "*"]
-    for statement in theirs:
+    for statement in statements(policy("123456789012", "eu-west-1", stack=theirs)):
         for arn in statement["Resource"]:
             assert not [p for p in patterns if fnmatch.fnmatchcase(arn, p)], arn
 
