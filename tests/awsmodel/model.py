@@ -54,17 +54,17 @@ class Settings:
     latency: tuple[float, float] = (0.02, 0.15)
     bucket_not_visible: tuple[float, float] = (0.0, 1.5)
     bucket_write_busy: tuple[float, float] = (0.1, 0.8)
-    bucket_name_cooldown: tuple[float, float] = (1.0, 6.0)
+    bucket_name_cooldown: tuple[float, float] = (2.0, 15.0)
     table_creating: tuple[float, float] = (2.0, 10.0)
     table_tags_lag: tuple[float, float] = (0.0, 2.0)
-    table_deleting: tuple[float, float] = (2.0, 10.0)
+    table_deleting: tuple[float, float] = (5.0, 30.0)
     role_propagation: tuple[float, float] = (1.0, 10.0)
     policy_propagation: tuple[float, float] = (0.5, 5.0)
     delete_conflict: tuple[float, float] = (0.0, 5.0)
     function_pending: tuple[float, float] = (1.0, 6.0)
     function_updating: tuple[float, float] = (1.0, 4.0)
     log_delivery_busy: tuple[float, float] = (0.5, 5.0)
-    state_machine_deleting: tuple[float, float] = (1.0, 8.0)
+    state_machine_deleting: tuple[float, float] = (2.0, 20.0)
     # Throttling: AWS time is cut in slots; a slot is a burst for a service with this
     # probability, and in a burst each of a call's first attempts is throttled with the other.
     throttle_slot: float = 2.0

@@ -220,12 +220,10 @@ class ComputeRules(RuleBase):
                     _log_group_of(call.params.get("loggingConfiguration")), now, arn)
             else:
                 machine.deleting_until = now + self._draw("state_machine_deleting", arn)
-                self._log_delivery_changes(machine.log_group, now, arn,
-                                           until=machine.deleting_until)
+                self._log_delivery_changes(machine.log_group, now, arn)
         return body, ""
 
-    def _log_delivery_changes(self, group: str | None, now: float, about: str,
-                              until: float = 0.0) -> None:
+    def _log_delivery_changes(self, group: str | None, now: float, about: str) -> None:
         """Step Functions sets up or tears down its log delivery to the group meanwhile:
         CloudWatch Logs answers OperationAbortedException to other writes on the group. tf:
         internal/service/logs/group.go retries DeleteLogGroup on OperationAbortedException
@@ -234,7 +232,7 @@ class ComputeRules(RuleBase):
         concurrent requests to update the same resource were in conflict")."""
         if group is None:
             return
-        busy = max(now + self._draw("log_delivery_busy", group, about), until)
+        busy = now + self._draw("log_delivery_busy", group, about)
         self.log_groups_busy[group] = max(self.log_groups_busy.get(group, 0.0), busy)
 
     # CloudWatch Logs ---------------------------------------------------------------------

@@ -18,18 +18,18 @@ import json
 import pytest
 from conftest import EMAIL, leftovers
 
-from awsmodel.clock import ScaledClock
+from awsmodel.clock import WaitingClock
 from awsmodel.model import AwsModel
 from facedetect_cli.cli import runner
 
 DEFAULT_SEEDS = (1, 2)
 SOAK_SEEDS = 200
-# One AWS second is 1/SPEEDUP of a real second (see clock.py).
+# One AWS second of waiting is 1/SPEEDUP of a real second (see clock.py).
 SPEEDUP = 50
 
 
 def lifecycle(seed: int, invoke, monkeypatch) -> AwsModel:
-    clock = ScaledClock(SPEEDUP)
+    clock = WaitingClock(SPEEDUP)
     with AwsModel(seed, clock) as model:
         # The app's own sleeps (its retries, its polls) on the model's clock.
         monkeypatch.setitem(runner.APP_OVERRIDES, "sleep", clock.sleep)
