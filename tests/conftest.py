@@ -25,6 +25,7 @@ from facedetect_cli.cli.main import cli
 from facedetect_cli.engine.app import StackApp
 from facedetect_cli.engine.apply import Outcome
 from facedetect_cli.engine.config import StackConfig
+from facedetect_cli.engine.naming import Names
 from facedetect_cli.engine.plan import Plan, plan_down, plan_up
 from facedetect_cli.local.emulator import patch_moto
 
@@ -45,6 +46,14 @@ patch_moto()
 
 # The longest tests, first: handed out last, one of them would leave one worker running alone
 # at the end of the suite (pytest-xdist gives out tests in collection order).
+
+
+def role_name(purpose: str, stack: str = "facedetect", region: str = REGION) -> str:
+    """A role's name as engine/naming.py derives it from its tutorial name (DetectFacesRole);
+    test_resources_roles.py pins the spelling a user sees."""
+    return Names(StackConfig(stack=stack), ACCOUNT, region).role(purpose)
+
+
 _SLOW_FIRST = ("test_faults.py", "test_e2e.py", "test_fleet.py", "test_local_pipeline.py")
 
 

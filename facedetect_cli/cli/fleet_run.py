@@ -67,8 +67,6 @@ def run_fleet(r: Run, command: str, fleet: FleetOptions, config: StackConfig, *,
     else:
         found, regions, targets = _organization(r, fleet, base, config, regions,
                                                 APP_OVERRIDES)
-    if command != "status":
-        _one_region_per_stack(targets)
     if dry_run:
         if r.out.json:
             from facedetect_cli.cli.render.organization import resolution_document
@@ -89,24 +87,6 @@ def run_fleet(r: Run, command: str, fleet: FleetOptions, config: StackConfig, *,
                    by_organization=found is not None or bool(fleet.retry_failed),
                    overrides=APP_OVERRIDES)
     return _close(r, command, results, found)
-
-
-def _one_region_per_stack(targets: list[Target]) -> None:
-    """A stack's IAM roles are named per account, not per region (engine/naming.py): the same
-    stack in two regions of one account would share its roles, each region's `up` rewriting
-    their policies for its own resources and each `down` deleting them under the other. So
-    one stack lives in one region of an account; another region needs another --stack."""
-    regions: dict[tuple[str, str], str] = {}
-    for target in targets:
-        account, region = target.account_hint, target.connection.region or ""
-        if not account:
-            continue  # a profile's account is known only once it is asked
-        first = regions.setdefault((account, target.config.stack), region)
-        if first != region:
-            raise InputError(
-                f"stack {target.config.stack} would be in {first} and {region} of account "
-                f"{account}, but its IAM roles are per account: one region per stack and "
-                "account (give each region its own --stack)")
 
 
 def _organization(r: Run, fleet: FleetOptions, base: Connection, config: StackConfig,

@@ -33,8 +33,9 @@ from facedetect_cli.engine.plan import (
     plan_up,
 )
 from facedetect_cli.engine.resources.base import Context, Observed, Resource, owned_by, tag_dict
+from facedetect_cli.engine.resources.legacy_role import LegacyRole
 from facedetect_cli.engine.resources.state_machine import StateMachine
-from facedetect_cli.engine.stack import build_stack, feature_resources
+from facedetect_cli.engine.stack import build_stack, feature_resources, legacy_roles
 from facedetect_cli.errors import AwsError, InputError, NotOwnedError
 
 if TYPE_CHECKING:
@@ -163,6 +164,9 @@ class StackApp:
             turned_off = features.validate(config.without_features, "--without")
         remove = [resource for feature in features.FEATURES if feature in turned_off
                   for resource in feature_resources(self.names, feature)]
+        # This region's roles of an earlier version go once its functions, state machine and
+        # rule use the new ones: plan_up deletes after every create and update.
+        remove += legacy_roles(self.names)
         observations = self._observe(remove)
         return plan_up(self.resources, self.ctx, remove=remove, observations=observations)
 
@@ -170,11 +174,14 @@ class StackApp:
         """Everything of every feature too: a stack that lost its state machine (and with it
         the tag naming its features) still goes completely."""
         everything = build_stack(self.names, frozenset(features.FEATURES))
-        plan = plan_down(everything, self.ctx, keep_data=keep_data)
-        # Features the stack never had would only add lines of "absent".
+        plan = plan_down([*everything, *legacy_roles(self.names)], self.ctx,
+                         keep_data=keep_data)
+        # Features the stack never had would only add lines of "absent"; roles of an earlier
+        # version are part of it only when they exist and are this region's.
         optional = {r.key for f in features.FEATURES for r in feature_resources(self.names, f)}
         plan.steps = [s for s in plan.steps
-                      if not (s.action == ABSENT and s.resource.key in optional)]
+                      if not (s.action == ABSENT and s.resource.key in optional)
+                      and not (isinstance(s.resource, LegacyRole) and s.action != DELETE)]
         return plan
 
     def _refuse_region_without_rekognition(self) -> None:
@@ -200,8 +207,21 @@ class StackApp:
 
     # status ------------------------------------------------------------------------------
     def status(self) -> list[StatusRow]:
-        observations = self._observe()
-        return [status_row(r) for r in assess(self.resources, observations, self.ctx)]
+        """Every resource of the stack, then the roles of an earlier version that exist: this
+        region's as drift (`up` replaces it), another region's as present, with whose it is."""
+        legacy = legacy_roles(self.names)
+        observations = self._observe(legacy)
+        rows = [status_row(r) for r in assess(self.resources, observations, self.ctx)]
+        for reading in assess(legacy, observations, self.ctx):
+            observed = reading.observed
+            if observed is None:
+                continue
+            if observed.owned:
+                rows.append(status_row(reading))
+            else:
+                rows.append(StatusRow(reading.resource.kind, reading.resource.name,
+                                      observed.arn, PRESENT, observed.detail))
+        return rows
 
     def pipeline(self) -> Pipeline:
         """The deployed pipeline, for uploads and reading results (detect, results), once its

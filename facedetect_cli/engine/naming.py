@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facedetect_cli.engine.config import StackConfig
+from facedetect_cli.errors import InputError
 
 TAG_KEY = "facedetect:stack"
+# IAM's limit on a role name.
+ROLE_NAME_MAX = 64
 
 # The tutorial's names. Its target ARN says ImageProcessingWorkflow where the state machine it
 # created is FaceRecognitionWorkflow; we use the one it actually creates.
@@ -26,6 +29,17 @@ FEATURE_FUNCTION_BASENAMES = {
     "create_thumbnail": "CreateThumbnailLambda",
 }
 _ALL_FUNCTION_BASENAMES = {**FUNCTION_BASENAMES, **FEATURE_FUNCTION_BASENAMES}
+STATE_MACHINE_ROLE = "StepFunctionExecutionRole"
+EVENTS_ROLE = "EventBridgeExecutionRole"
+
+
+def function_role_purpose(module: str) -> str:
+    return _ALL_FUNCTION_BASENAMES[module].removesuffix("Lambda") + "Role"
+
+
+# Every role a stack may have (its features' included), by the tutorial's name.
+ROLE_PURPOSES = (*[function_role_purpose(m) for m in _ALL_FUNCTION_BASENAMES],
+                 STATE_MACHINE_ROLE, EVENTS_ROLE)
 
 
 @dataclass(frozen=True)
@@ -79,8 +93,26 @@ class Names:
     def topic_arn(self, topic: str) -> str:
         return f"arn:{self.partition}:sns:{self.region}:{self.account}:{topic}"
 
-    # IAM
+    # IAM. Every other name of the stack lives in its region (or, for the bucket, carries the
+    # region), but IAM's names are the account's, in every region at once: a role names its
+    # region too, so the same stack in two regions of one account has two sets of roles. The
+    # region goes last: stacks are lower case and purposes capitalised, so
+    # `<stack>-DetectFacesRole-*` (a policy for any region) matches no other stack's role.
     def role(self, purpose: str) -> str:
+        name = f"{self.stack}-{purpose}-{self.region}"
+        if len(name) > ROLE_NAME_MAX:
+            # Every region botocore knows fits with a 20-character stack (test_naming.py);
+            # only a longer region code than any of today's gets here.
+            room = ROLE_NAME_MAX - len(name) + len(self.stack)
+            advice = (f"in {self.region}, use a stack name of at most {room} characters"
+                      if room > 0 else f"region code {self.region} is too long")
+            raise InputError(f"IAM role name {name} would be {len(name)} characters, over "
+                             f"IAM's {ROLE_NAME_MAX}: {advice}")
+        return name
+
+    def legacy_role(self, purpose: str) -> str:
+        """The name earlier versions gave the role, without the region: one per account,
+        whichever region's stack it serves (see resources/legacy_role.py)."""
         return self._prefixed(purpose)
 
     def role_arn(self, role: str) -> str:
@@ -88,15 +120,15 @@ class Names:
 
     @property
     def state_machine_role(self) -> str:
-        return self.role("StepFunctionExecutionRole")
+        return self.role(STATE_MACHINE_ROLE)
 
     @property
     def events_role(self) -> str:
-        return self.role("EventBridgeExecutionRole")
+        return self.role(EVENTS_ROLE)
 
     def function_role(self, module: str) -> str:
         # One role per function: each may do exactly what its own step needs.
-        return self.role(_ALL_FUNCTION_BASENAMES[module].removesuffix("Lambda") + "Role")
+        return self.role(function_role_purpose(module))
 
     # Lambda
     def function(self, module: str) -> str:

@@ -25,7 +25,7 @@ from facedetect_cli.engine.naming import FUNCTION_BASENAMES, TAG_KEY, Names
 from facedetect_cli.engine.policies import VERSION, Document
 from facedetect_cli.engine.resources.base import Resource
 from facedetect_cli.engine.resources.role import Role
-from facedetect_cli.engine.stack import build_stack, feature_resources
+from facedetect_cli.engine.stack import build_stack, feature_resources, legacy_roles
 from facedetect_cli.errors import InputError
 
 READ, WRITE, DOWN_READ, DELETE = "read", "write", "down-read", "delete"
@@ -270,6 +270,11 @@ def operator_policy(names: Names, features: frozenset[str]) -> Document:
         if feature not in features:
             for resource in feature_resources(names, feature):
                 _grant(grants, names, CALLS[resource.kind][DOWN_READ], _arns(resource))
+    # The roles as earlier versions named them (no region): every command looks for them, and
+    # `up` and `down` remove this region's (engine/resources/legacy_role.py).
+    for legacy in legacy_roles(names):
+        _grant(grants, names, (*CALLS[legacy.kind][READ], *CALLS[legacy.kind][DELETE]),
+               [legacy.arn])
     for call in (*USE_CALLS, *IMPLIED_BY_BUCKET_POLICY):
         _grant(grants, names, (call,), _use_resources(names, call))
     statements = grants.statements()

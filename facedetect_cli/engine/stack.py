@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from facedetect_cli.build import features
 from facedetect_cli.engine import policies
-from facedetect_cli.engine.naming import FUNCTION_BASENAMES, Names
+from facedetect_cli.engine.naming import FUNCTION_BASENAMES, ROLE_PURPOSES, Names
 from facedetect_cli.engine.resources.base import Resource
 from facedetect_cli.engine.resources.bucket import Bucket
 from facedetect_cli.engine.resources.collection import Collection
 from facedetect_cli.engine.resources.function import Function
+from facedetect_cli.engine.resources.legacy_role import LegacyRole
 from facedetect_cli.engine.resources.log_group import LogGroup
 from facedetect_cli.engine.resources.role import Role
 from facedetect_cli.engine.resources.rule import Rule
@@ -127,3 +128,9 @@ def build_stack(names: Names, enabled: frozenset[str] = frozenset()) -> list[Res
     resources.append(Rule(names, role=names.events_role, bucket_key=bucket.key,
                           state_machine_key=state_machine.key))
     return resources
+
+
+def legacy_roles(names: Names) -> list[LegacyRole]:
+    """The roles as earlier versions named them (every feature's too): `up` and `down`
+    remove the ones of this region, status shows them."""
+    return [LegacyRole(names, purpose) for purpose in ROLE_PURPOSES]

@@ -301,7 +301,8 @@ def test_a_caller_without_pass_role_fails_at_once_naming_the_action(make_app, sl
     denied = InjectedFault(
         "AccessDeniedException",
         "User: arn:aws:iam::123456789012:user/operator is not authorized to perform: "
-        "iam:PassRole on resource: arn:aws:iam::123456789012:role/facedetect-DetectFacesRole "
+        "iam:PassRole on resource: "
+        "arn:aws:iam::123456789012:role/facedetect-DetectFacesRole-eu-central-1 "
         "because no identity-based policy allows the iam:PassRole action", 403)
     calls: list[str] = []
     app = make_app(fault_rules=[first("CreateFunction", denied, 10**6, seen=calls)])

@@ -13,7 +13,7 @@ import json
 
 import boto3
 import pytest
-from conftest import ACCOUNT, REGION, fake_wheel, json_out
+from conftest import ACCOUNT, REGION, fake_wheel, json_out, role_name
 from moto.rekognition.models import rekognition_backends
 from parliament import analyze_policy_string
 
@@ -30,14 +30,14 @@ FEATURE_KEYS = {
         f"collection:{COLLECTION}",
         "function:facedetect-CheckFaceDuplicateLambda",
         "function:facedetect-AddFaceToIndexLambda",
-        "role:facedetect-CheckFaceDuplicateRole",
-        "role:facedetect-AddFaceToIndexRole",
+        "role:" + role_name("CheckFaceDuplicateRole"),
+        "role:" + role_name("AddFaceToIndexRole"),
         "log-group:/aws/lambda/facedetect-CheckFaceDuplicateLambda",
         "log-group:/aws/lambda/facedetect-AddFaceToIndexLambda",
     },
     THUMBNAILS: {
         "function:facedetect-CreateThumbnailLambda",
-        "role:facedetect-CreateThumbnailRole",
+        "role:" + role_name("CreateThumbnailRole"),
         "log-group:/aws/lambda/facedetect-CreateThumbnailLambda",
     },
 }
@@ -125,7 +125,7 @@ def test_switching_a_feature_off_removes_only_its_resources(make_app):
     updates = {s.resource.key: s.reason for s in plan.steps if s.action == "update"}
     assert deletes == FEATURE_KEYS[DUPLICATES]
     assert updates == {
-        "role:facedetect-StepFunctionExecutionRole": "permissions policy differs",
+        "role:" + role_name("StepFunctionExecutionRole"): "permissions policy differs",
         "state-machine:facedetect-FaceRecognitionWorkflow":
             "definition differs; features duplicates, thumbnails -> thumbnails",
     }
@@ -240,15 +240,15 @@ def test_feature_roles_have_least_privilege(make_app):
                 s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
                 for s in document["Statement"]}
 
-    check = statements("facedetect-CheckFaceDuplicateRole")
+    check = statements(role_name("CheckFaceDuplicateRole"))
     assert check[("rekognition:SearchFacesByImage",)] == [COLLECTION_ARN]
     assert check[("s3:GetObject", "s3:GetObjectVersion")] == [f"{bucket}/uploads/*"]
-    index = statements("facedetect-AddFaceToIndexRole")
+    index = statements(role_name("AddFaceToIndexRole"))
     assert index[("rekognition:IndexFaces",)] == [COLLECTION_ARN]
-    thumbnails = statements("facedetect-CreateThumbnailRole")
+    thumbnails = statements(role_name("CreateThumbnailRole"))
     assert thumbnails[("s3:PutObject",)] == [f"{bucket}/thumbnails/*"]
     assert not any(a.startswith("rekognition:") for actions in thumbnails for a in actions)
-    machine = statements("facedetect-StepFunctionExecutionRole")
+    machine = statements(role_name("StepFunctionExecutionRole"))
     invoked = machine[("lambda:InvokeFunction",)]
     assert len(invoked) == 6
     assert f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:facedetect-CreateThumbnailLambda" in (

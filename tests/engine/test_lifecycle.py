@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import boto3
-from conftest import ACCOUNT, EMAIL, REGION, json_out
+from conftest import ACCOUNT, EMAIL, REGION, json_out, role_name
 
 BUCKET = f"facedetect-images-{ACCOUNT}-{REGION}"
 KINDS = {"bucket", "table", "topic", "subscription", "role", "log-group", "function",
@@ -39,7 +39,7 @@ def test_full_life_cycle(invoke):
 
     # Drift by hand: a wildcard policy, a changed definition, a disabled rule, new env vars.
     iam = boto3.client("iam")
-    iam.put_role_policy(RoleName="facedetect-StepFunctionExecutionRole",
+    iam.put_role_policy(RoleName=role_name("StepFunctionExecutionRole"),
                         PolicyName="facedetect-least-privilege",
                         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
                             {"Effect": "Allow", "Action": "lambda:*", "Resource": "*"}]}))
@@ -55,7 +55,7 @@ def test_full_life_cycle(invoke):
     drifted = invoke("status", "--output", "json")
     assert drifted.exit_code == 3
     found = states(drifted)
-    assert found[("role", "facedetect-StepFunctionExecutionRole")] == "drifted"
+    assert found[("role", role_name("StepFunctionExecutionRole"))] == "drifted"
     assert found[("state-machine", "facedetect-FaceRecognitionWorkflow")] == "drifted"
     assert found[("rule", "facedetect-FaceDetectionTrigger")] == "drifted"
     assert found[("function", "facedetect-StoreMetadataLambda")] == "drifted"
@@ -66,7 +66,7 @@ def test_full_life_cycle(invoke):
     updated = {c["name"]: c["reason"] for c in json_out(repair)["changes"]
                if c["action"] == "updated"}
     assert updated == {
-        "facedetect-StepFunctionExecutionRole": "permissions policy differs",
+        role_name("StepFunctionExecutionRole"): "permissions policy differs",
         "facedetect-StoreMetadataLambda": "environment differs",
         "facedetect-FaceRecognitionWorkflow": "definition differs",
         "facedetect-FaceDetectionTrigger": "rule is disabled",

@@ -10,7 +10,7 @@ import time
 
 import boto3
 import pytest
-from conftest import ACCOUNT, REGION, json_out
+from conftest import ACCOUNT, REGION, json_out, role_name
 
 from facedetect_cli.engine.plan import CREATE, DELETE, FOREIGN, UPDATE, plan_down, plan_up
 
@@ -61,7 +61,7 @@ def test_up_makes_the_log_groups_and_down_removes_them(invoke):
     iam = boto3.client("iam")
     for function, role in zip(FUNCTIONS, ("DetectFacesRole", "StoreMetadataRole",
                                           "SendNotificationRole"), strict=True):
-        role = f"facedetect-{role}"
+        role = role_name(role)
         assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
         document = iam.get_role_policy(RoleName=role, PolicyName="facedetect-least-privilege")
         logs_statements = [s for s in document["PolicyDocument"]["Statement"]
@@ -69,7 +69,7 @@ def test_up_makes_the_log_groups_and_down_removes_them(invoke):
         assert logs_statements == [{
             "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [f"{group_arn('/aws/lambda/facedetect-' + function)}:*"]}]
-    machine_policy = iam.get_role_policy(RoleName="facedetect-StepFunctionExecutionRole",
+    machine_policy = iam.get_role_policy(RoleName=role_name("StepFunctionExecutionRole"),
                                          PolicyName="facedetect-least-privilege")
     assert {"Effect": "Allow", "Action": LOG_DELIVERY, "Resource": ["*"]} in machine_policy[
         "PolicyDocument"]["Statement"]
@@ -251,7 +251,7 @@ def test_the_state_machine_waits_for_its_log_delivery_permissions(make_app, slee
 
     app = make_app(fault_rules=[not_yet])
     resources = [r for r in app.resources
-                 if r.key in ("role:facedetect-StepFunctionExecutionRole",
+                 if r.key in ("role:" + role_name("StepFunctionExecutionRole"),
                               f"log-group:{MACHINE_GROUP}",
                               "state-machine:facedetect-FaceRecognitionWorkflow")]
     outcomes = app.apply(plan_up(resources, app.ctx))

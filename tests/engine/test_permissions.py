@@ -84,11 +84,26 @@ def test_pass_role_names_each_role_and_only_the_service_that_assumes_it():
                 [arn.split("/")[-1] for arn in s["Resource"]] for s in passes}
     assert sorted(services) == ["events.amazonaws.com", "lambda.amazonaws.com",
                                 "states.amazonaws.com"]
-    assert services["states.amazonaws.com"] == ["facedetect-StepFunctionExecutionRole"]
-    assert services["events.amazonaws.com"] == ["facedetect-EventBridgeExecutionRole"]
+    # Without a region, any region's roles of this stack (the region ends the name).
+    assert services["states.amazonaws.com"] == ["facedetect-StepFunctionExecutionRole-*"]
+    assert services["events.amazonaws.com"] == ["facedetect-EventBridgeExecutionRole-*"]
     assert len(services["lambda.amazonaws.com"]) == 6  # one role per function
-    assert all(role.endswith("Role") and "Execution" not in role
+    assert all(role.endswith("Role-*") and "Execution" not in role
                for role in services["lambda.amazonaws.com"])
+
+
+def test_roles_of_earlier_versions_may_be_read_and_deleted_only():
+    """Every command looks for the roles as earlier versions named them (no region), and
+    `up` and `down` delete this region's: reads and deletes on those exact names, no writes."""
+    document = policy("123456789012", "eu-central-1")
+    legacy = "arn:aws:iam::123456789012:role/facedetect-DetectFacesRole"
+    on_legacy = {a for s in statements(document) if legacy in s["Resource"] for a in s["Action"]}
+    assert on_legacy == {"iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
+                         "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
+                         "iam:DeleteRole"}
+    new = "arn:aws:iam::123456789012:role/facedetect-DetectFacesRole-eu-central-1"
+    assert "iam:CreateRole" in {a for s in statements(document) if new in s["Resource"]
+                                for a in s["Action"]}
 
 
 def test_features_add_what_they_build_and_down_still_looks_for_them_without():

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from click.testing import Result
-from conftest import ACCOUNT, REGION, fake_wheel
+from conftest import ACCOUNT, REGION, fake_wheel, role_name
 from iam_testkit import CallRecorder, as_admin, enforced, operator, patch_moto, without
 
 from facedetect_cli.aws.actions import actions_for
@@ -184,14 +184,14 @@ def drift_everything() -> None:
     results = f"arn:aws:sns:{REGION}:{ACCOUNT}:facedetect-FaceDetectionResults"
     [subscription] = sns.list_subscriptions_by_topic(TopicArn=results)["Subscriptions"]
     sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-    role = "facedetect-DetectFacesRole"
+    role = role_name("DetectFacesRole")
     anyone = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*",
                                                      "Resource": "*"}]}
     iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                 "Principal": {"Service": "ec2.amazonaws.com"}}]}))
     iam.put_role_policy(RoleName=role, PolicyName="extra", PolicyDocument=json.dumps(anyone))
-    iam.put_role_policy(RoleName="facedetect-StoreMetadataRole",
+    iam.put_role_policy(RoleName=role_name("StoreMetadataRole"),
                         PolicyName="facedetect-least-privilege", PolicyDocument=json.dumps(anyone))
     iam.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/service-role/"
                            "AWSLambdaBasicExecutionRole")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import boto3
+from conftest import role_name
 from parliament import analyze_policy_string
 
 from facedetect_cli.engine.policies import STATE_MACHINE_LOG_DELIVERY
@@ -70,7 +71,8 @@ def test_trust_policies_name_one_service_and_scope_delegated_ones_to_this_accoun
         [statement] = document["Statement"]
         assert statement["Effect"] == "Allow" and statement["Action"] == "sts:AssumeRole"
         service = statement["Principal"]["Service"]
-        if role.endswith(("DetectFacesRole", "StoreMetadataRole", "SendNotificationRole")):
+        if role in {role_name(p) for p in ("DetectFacesRole", "StoreMetadataRole",
+                                            "SendNotificationRole")}:
             assert service == "lambda.amazonaws.com"
         else:
             expected = ("states.amazonaws.com" if "StepFunction" in role

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from conftest import role_name
 
 from facedetect_cli.aws.connection import Connection
 from facedetect_cli.aws.hooks import is_read
@@ -30,11 +31,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 FUNCTIONS = {
-    "detect_faces": ("facedetect-DetectFacesLambda", "facedetect-DetectFacesRole", {}),
-    "store_metadata": ("facedetect-StoreMetadataLambda", "facedetect-StoreMetadataRole",
+    "detect_faces": ("facedetect-DetectFacesLambda", role_name("DetectFacesRole"), {}),
+    "store_metadata": ("facedetect-StoreMetadataLambda", role_name("StoreMetadataRole"),
                        {"TABLE_NAME": "facedetect-FaceMetadataTable"}),
     "send_notification": (
-        "facedetect-SendNotificationLambda", "facedetect-SendNotificationRole",
+        "facedetect-SendNotificationLambda", role_name("SendNotificationRole"),
         {"TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:facedetect-FaceDetectionResults"}),
 }
 

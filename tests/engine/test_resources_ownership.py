@@ -10,6 +10,7 @@ import zipfile
 
 import boto3
 import pytest
+from conftest import role_name
 
 # Every test here runs against moto in process.
 pytestmark = pytest.mark.usefixtures("aws")
@@ -65,7 +66,7 @@ def make_topic() -> str:
 
 
 def make_role() -> str:
-    name = "facedetect-DetectFacesRole"
+    name = role_name("DetectFacesRole")
     iam = boto3.client("iam")
     iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST_LAMBDA)
     iam.put_role_policy(RoleName=name, PolicyName="users-inline", PolicyDocument=json.dumps({

@@ -43,21 +43,21 @@ STATE_MACHINE_ARN = (
 
 # role -> (service that may assume it, SourceAccount condition?, {(actions): (resources)})
 EXPECTED = {
-    "facedetect-DetectFacesRole": ("lambda.amazonaws.com", False, {
+    "facedetect-DetectFacesRole-eu-central-1": ("lambda.amazonaws.com", False, {
         ("rekognition:DetectFaces",): ("*",),
         ("s3:GetObject", "s3:GetObjectVersion"): (f"arn:aws:s3:::{BUCKET}/uploads/*",),
         **own_logs("DetectFacesLambda"),
     }),
-    "facedetect-StoreMetadataRole": ("lambda.amazonaws.com", False, {
+    "facedetect-StoreMetadataRole-eu-central-1": ("lambda.amazonaws.com", False, {
         ("dynamodb:PutItem",): (
             f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/facedetect-FaceMetadataTable",),
         **own_logs("StoreMetadataLambda"),
     }),
-    "facedetect-SendNotificationRole": ("lambda.amazonaws.com", False, {
+    "facedetect-SendNotificationRole-eu-central-1": ("lambda.amazonaws.com", False, {
         ("sns:Publish",): (topic_arn("FaceDetectionResults"),),
         **own_logs("SendNotificationLambda"),
     }),
-    "facedetect-StepFunctionExecutionRole": ("states.amazonaws.com", True, {
+    "facedetect-StepFunctionExecutionRole-eu-central-1": ("states.amazonaws.com", True, {
         ("lambda:InvokeFunction",): tuple(sorted(fn_arn(n) for n in (
             "DetectFacesLambda", "StoreMetadataLambda", "SendNotificationLambda"))),
         ("sns:Publish",): (topic_arn("ImageProcessingFailures"),),
@@ -67,10 +67,15 @@ EXPECTED = {
                       "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
                       "logs:DescribeLogGroups"])): ("*",),
     }),
-    "facedetect-EventBridgeExecutionRole": ("events.amazonaws.com", True, {
+    "facedetect-EventBridgeExecutionRole-eu-central-1": ("events.amazonaws.com", True, {
         ("states:StartExecution",): (STATE_MACHINE_ARN,),
     }),
 }
+
+
+# The names a user sees: the stack, its region (IAM names are the account's, in every
+# region), and the tutorial's role name.
+DETECT, STORE, NOTIFY, MACHINE, EVENTS = EXPECTED
 
 
 def as_tuple(value) -> tuple[str, ...]:
@@ -142,31 +147,31 @@ def test_policies_added_by_hand_show_as_drift_and_up_removes_them(roles_only, in
     app = roles_only
     iam = boto3.client("iam")
     extra = user_policy(iam)
-    iam.attach_role_policy(RoleName="facedetect-DetectFacesRole", PolicyArn=extra)
-    iam.put_role_policy(RoleName="facedetect-StoreMetadataRole", PolicyName="users-inline",
+    iam.attach_role_policy(RoleName=DETECT, PolicyArn=extra)
+    iam.put_role_policy(RoleName=STORE, PolicyName="users-inline",
                         PolicyDocument=EXTRA_INLINE)
 
     status = invoke("status", "--output", "json")  # the whole stack: only the roles exist
     assert status.exit_code == 3
     rows = {r["name"]: r for r in json.loads(status.stdout)["resources"] if r["kind"] == "role"}
-    assert rows["facedetect-DetectFacesRole"]["state"] == "drifted"
-    assert rows["facedetect-DetectFacesRole"]["detail"] == "attached managed policies differ"
-    assert rows["facedetect-StoreMetadataRole"]["state"] == "drifted"
-    assert rows["facedetect-StoreMetadataRole"]["detail"] == "extra inline policies: users-inline"
+    assert rows[DETECT]["state"] == "drifted"
+    assert rows[DETECT]["detail"] == "attached managed policies differ"
+    assert rows[STORE]["state"] == "drifted"
+    assert rows[STORE]["detail"] == "extra inline policies: users-inline"
     assert {n for n, r in rows.items() if r["state"] == "present"} == set(EXPECTED) - {
-        "facedetect-DetectFacesRole", "facedetect-StoreMetadataRole"}
+        DETECT, STORE}
 
     plan = app.plan_up()
     updates = {s.resource.name: s.reason for s in plan.changes}
     assert updates == {
-        "facedetect-DetectFacesRole": "attached managed policies differ",
-        "facedetect-StoreMetadataRole": "extra inline policies: users-inline",
+        DETECT: "attached managed policies differ",
+        STORE: "extra inline policies: users-inline",
     }
     assert {s.action for s in plan.changes} == {UPDATE}
     apply_plan(app, plan)
 
-    assert attached(iam, "facedetect-DetectFacesRole") == []
-    assert iam.list_role_policies(RoleName="facedetect-StoreMetadataRole")["PolicyNames"] == [
+    assert attached(iam, DETECT) == []
+    assert iam.list_role_policies(RoleName=STORE)["PolicyNames"] == [
         INLINE]
     # Detached, not deleted: the user's managed policy is not the stack's to remove.
     assert iam.get_policy(PolicyArn=extra)["Policy"]["AttachmentCount"] == 0
@@ -182,12 +187,12 @@ def test_down_removes_a_role_that_got_a_policy_after_the_plan(roles_only):
     # Between the plan's read and the delete, someone attaches policies: DeleteRole meets
     # DeleteConflict, and the role is read afresh and emptied.
     extra = user_policy(iam)
-    iam.attach_role_policy(RoleName="facedetect-StepFunctionExecutionRole", PolicyArn=extra)
-    iam.put_role_policy(RoleName="facedetect-EventBridgeExecutionRole",
+    iam.attach_role_policy(RoleName=MACHINE, PolicyArn=extra)
+    iam.put_role_policy(RoleName=EVENTS,
                         PolicyName="users-inline", PolicyDocument=EXTRA_INLINE)
-    iam.attach_role_policy(RoleName="facedetect-SendNotificationRole", PolicyArn=extra)
+    iam.attach_role_policy(RoleName=NOTIFY, PolicyArn=extra)
     with pytest.raises(iam.exceptions.DeleteConflictException):  # moto enforces it like AWS
-        iam.delete_role(RoleName="facedetect-StepFunctionExecutionRole")
+        iam.delete_role(RoleName=MACHINE)
 
     before = app.aws.counter.by_operation()
     outcomes = apply_plan(app, plan)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from conftest import role_name
 from moto.events.models import EventPattern
 
 # Every test here runs against moto in process.
@@ -152,7 +153,8 @@ def check_rule():
 
     (target,) = events.list_targets_by_rule(Rule="facedetect-FaceDetectionTrigger")["Targets"]
     assert target["Arn"] == STATE_MACHINE_ARN
-    assert target["RoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/facedetect-EventBridgeExecutionRole"
+    assert target["RoleArn"] == (
+        f"arn:aws:iam::{ACCOUNT}:role/{role_name('EventBridgeExecutionRole')}")
     # No Input or InputPath: the execution's input is the whole S3 event.
     assert not {"Input", "InputPath", "InputTransformer"} & set(target)
 
@@ -162,7 +164,8 @@ def check_state_machine():
     # moto accepts any definition (no ASL validation): the structure is checked here.
     found = boto3.client("stepfunctions").describe_state_machine(stateMachineArn=STATE_MACHINE_ARN)
     assert found["type"] == "STANDARD"
-    assert found["roleArn"] == f"arn:aws:iam::{ACCOUNT}:role/facedetect-StepFunctionExecutionRole"
+    assert found["roleArn"] == (
+        f"arn:aws:iam::{ACCOUNT}:role/{role_name('StepFunctionExecutionRole')}")
     assert "${" not in found["definition"]
     definition = json.loads(found["definition"])
     states = definition["States"]

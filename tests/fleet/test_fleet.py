@@ -7,6 +7,7 @@ import json
 import threading
 
 import boto3
+from conftest import role_name
 
 from facedetect_cli.aws.hooks import InjectedFault
 
@@ -51,22 +52,42 @@ stack = "faces"
     return str(path)
 
 
+def roles_of(account: str) -> set[str]:
+    return {r["RoleName"] for r in clients_for(account, "us-east-1")["iam"].list_roles()["Roles"]}
+
+
 def test_up_status_down_on_two_accounts_each_holds_exactly_its_own_stack(invoke, tmp_path):
-    targets = write_targets(tmp_path)
+    # Account A twice, in two regions, with the same stack: IAM names are the account's, so
+    # each region needs roles of its own.
+    targets = write_targets(tmp_path, f'''
+[[targets]]
+role_arn = "{role(A)}"
+region = "us-east-1"
+''')
     up = invoke("up", "--targets", targets, "--output", "json")
     assert up.exit_code == 0, up.stderr
     results = {r["target"]: r for r in json.loads(up.stdout)["targets"]}
     assert results[f"{A}/eu-central-1"]["account"] == A
     assert results["b-virginia"]["account"] == B and results["b-virginia"]["region"] == "us-east-1"
+    assert len(results) == 3
     assert all(r["result"] == "ok" and r["resources_changed"] == 20 for r in results.values())
 
-    assert functions(A, "eu-central-1") == ["facedetect-DetectFacesLambda",
-                                            "facedetect-SendNotificationLambda",
-                                            "facedetect-StoreMetadataLambda"]
+    stack = ["facedetect-DetectFacesLambda", "facedetect-SendNotificationLambda",
+             "facedetect-StoreMetadataLambda"]
+    assert functions(A, "eu-central-1") == stack and functions(A, "us-east-1") == stack
     assert functions(B, "us-east-1") == ["faces-DetectFacesLambda", "faces-SendNotificationLambda",
                                          "faces-StoreMetadataLambda"]
+    purposes = ("DetectFacesRole", "StoreMetadataRole", "SendNotificationRole",
+                "StepFunctionExecutionRole", "EventBridgeExecutionRole")
+    assert roles_of(A) == {role_name(p, region=r) for p in purposes
+                           for r in ("eu-central-1", "us-east-1")}
+    assert roles_of(B) == {role_name(p, stack="faces", region="us-east-1") for p in purposes}
+    for region in ("eu-central-1", "us-east-1"):  # each region's functions use its own roles
+        lam = clients_for(A, region)["lambda"]
+        assert {f["Role"].rsplit("/", 1)[1] for f in lam.list_functions()["Functions"]} == {
+            role_name(p, region=region) for p in purposes[:3]}
     # Nothing leaked into the other account, the other region, or the caller's own account.
-    assert functions(A, "us-east-1") == [] and functions(B, "eu-central-1") == []
+    assert functions(B, "eu-central-1") == []
     assert boto3.client("lambda").list_functions()["Functions"] == []
     buckets_b = clients_for(B, "us-east-1")["s3"].list_buckets()["Buckets"]
     assert [b["Name"] for b in buckets_b] == [f"faces-images-{B}-us-east-1"]
@@ -78,6 +99,7 @@ def test_up_status_down_on_two_accounts_each_holds_exactly_its_own_stack(invoke,
     down = invoke("down", "--targets", targets, "--yes")
     assert down.exit_code == 0, down.stderr
     assert functions(A, "eu-central-1") == [] and functions(B, "us-east-1") == []
+    assert functions(A, "us-east-1") == [] and roles_of(A) == set() == roles_of(B)
     assert invoke("status", "--targets", targets).exit_code == 3
 
 

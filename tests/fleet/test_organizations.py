@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+from conftest import role_name
 
 from facedetect_cli.aws.hooks import InjectedFault
 
@@ -168,12 +169,34 @@ def test_up_by_ou_each_account_holds_exactly_its_own_stack_a_denied_member_fails
     assert [r["result"] for r in lines(retried)[1:]] == ["ok"]
 
 
-def test_one_stack_is_refused_two_regions_of_one_account(invoke, org):
-    # IAM role names are per account: the second region would share (and rewrite) them.
-    result = invoke("up", "--ou", org.dev, "--regions", "eu-central-1,us-east-1")
-    assert result.exit_code == 2
-    assert "one region per stack and account" in result.stderr
-    assert functions(org.dev1, "eu-central-1") == [] and functions(org.dev1, "us-east-1") == []
+def roles_in(account: str) -> set[str]:
+    credentials = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="check")["Credentials"]
+    iam = boto3.client("iam", aws_access_key_id=credentials["AccessKeyId"],
+                       aws_secret_access_key=credentials["SecretAccessKey"],
+                       aws_session_token=credentials["SessionToken"])
+    return {r["RoleName"] for r in iam.list_roles()["Roles"]} - {ROLE}
+
+
+def test_one_stack_in_two_regions_of_each_account_and_down_in_one_leaves_the_other(invoke, org):
+    # IAM names are the account's: each region's stack has roles naming its region.
+    regions = ("eu-central-1", "us-east-1")
+    up = invoke("up", "--ou", org.dev, "--regions", ",".join(regions), "--output", "json")
+    assert up.exit_code == 0, up.stderr
+    assert sorted(t["target"] for t in json.loads(up.stdout)["targets"]) == [
+        f"{org.dev1}/{r}" for r in regions]
+    assert functions(org.dev1, "eu-central-1") == STACK == functions(org.dev1, "us-east-1")
+    purposes = ("DetectFacesRole", "StoreMetadataRole", "SendNotificationRole",
+                "StepFunctionExecutionRole", "EventBridgeExecutionRole")
+    assert roles_in(org.dev1) == {role_name(p, region=r) for p in purposes for r in regions}
+
+    down = invoke("down", "--ou", org.dev, "--regions", "us-east-1", "--yes")
+    assert down.exit_code == 0, down.stderr
+    assert functions(org.dev1, "us-east-1") == []
+    # The other region's stack is whole: its roles, and a status that finds nothing amiss.
+    assert roles_in(org.dev1) == {role_name(p, region="eu-central-1") for p in purposes}
+    status = invoke("status", "--ou", org.dev, "--regions", "eu-central-1")
+    assert status.exit_code == 0, status.stdout
 
 
 def test_the_report_is_exact_after_ctrl_c_and_retry_runs_only_the_unfinished(

@@ -54,14 +54,7 @@ class Role(Resource):
             return Observed(role["Arn"], owned=False, detail="exists without the stack's tag")
         if not settings:
             return Observed(role["Arn"], owned=True)
-        attached, inline_names, inline = parallel(
-            lambda: [p["PolicyArn"]
-                     for page in iam.pages("list_attached_role_policies", RoleName=self.name)
-                     for p in page["AttachedPolicies"]],
-            lambda: [n for page in iam.pages("list_role_policies", RoleName=self.name)
-                     for n in page["PolicyNames"]],
-            lambda: self._inline_document(ctx),
-        )
+        attached, inline_names, inline = self._policies(ctx)
         return Observed(
             role["Arn"],
             owned=True,
@@ -72,6 +65,20 @@ class Role(Resource):
                 "inline": inline,
             },
         )
+
+    def _policies(self, ctx: Context) -> tuple[list[str], list[str], Any]:
+        """The attached policies' ARNs, the inline policies' names, and the stack's own inline
+        document (None when absent), read at once."""
+        iam = ctx.client("iam")
+        attached, inline_names, inline = parallel(
+            lambda: [p["PolicyArn"]
+                     for page in iam.pages("list_attached_role_policies", RoleName=self.name)
+                     for p in page["AttachedPolicies"]],
+            lambda: [n for page in iam.pages("list_role_policies", RoleName=self.name)
+                     for n in page["PolicyNames"]],
+            lambda: self._inline_document(ctx),
+        )
+        return attached, inline_names, inline
 
     def _inline_document(self, ctx: Context) -> Any:
         try:
