@@ -4,21 +4,26 @@
     python bench/organization.py [--accounts 300] [--parallel 16] [--serial-accounts N]
                                  [--latency-ms 50] [--latency-accounts 40]
                                  [--sweep 1,4,8,16,32] [--json FILE]
+    python bench/organization.py --two-region-up-only [--accounts 300] [--parallel 16]
 
 An organization of --accounts member accounts in nested OUs (three levels) is created on the
 embedded emulator (`python -m facedetect_cli.local.emulator`, its own process); the installed
 `facedetect` runs in subprocesses against it (`--endpoint-url`), so its wall time and peak
 memory (the child's ru_maxrss, from wait4) are its own, not the emulator's. It measures:
 
-1. `up --organization` on every account (one region: a stack's IAM roles are per account, see
-   docs/organizations.md), --max-parallel P: wall time, peak memory, targets per second, and
-   that each account then holds exactly its own stack and the report has a record per target;
+1. `up --organization` on every account in one region, --max-parallel P: wall time, peak
+   memory, targets per second, and that each account then holds exactly its own stack and the
+   report has a record per target;
 2. `status --organization --regions eu-central-1,us-east-1`: every account in two regions
    (2 x --accounts targets, read-only);
 3. the same `up` one target at a time (--max-parallel 1) on --serial-accounts accounts;
 4. peak memory against the number of targets: `status` on a third of the accounts, and on all;
 5. with FACEDETECT_INJECT_LATENCY_MS (a sleep before every HTTP send, as a real network adds):
    `up` on --latency-accounts accounts at each --max-parallel of --sweep.
+
+--two-region-up-only measures instead `up --organization --regions eu-central-1,us-east-1`
+(2 x --accounts targets, the same stack in both regions of each account) and checks it the
+same way in both regions.
 
 Between `up` runs the emulator is reset and the organization created again, so every `up`
 starts from empty accounts. Ratios are computed from figures of this one run.
@@ -145,12 +150,12 @@ def run(facedetect: str, server: Emulator, workdir: Path, name: str, args: list[
     return measure, out_path.read_text()
 
 
-def functions_in(server: Emulator, account: str) -> list[str]:
+def functions_in(server: Emulator, account: str, region: str = REGION) -> list[str]:
     credentials = boto_client(server, "sts").assume_role(
         RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="bench")["Credentials"]
     import boto3
 
-    client = boto3.client("lambda", endpoint_url=server.url, region_name=REGION,
+    client = boto3.client("lambda", endpoint_url=server.url, region_name=region,
                           aws_access_key_id=credentials["AccessKeyId"],
                           aws_secret_access_key=credentials["SecretAccessKey"],
                           aws_session_token=credentials["SessionToken"])
@@ -158,19 +163,51 @@ def functions_in(server: Emulator, account: str) -> list[str]:
 
 
 def check_up(server: Emulator, org: dict[str, Any], stack: str, report: Path,
-             document: str) -> None:
-    """Every target ok, a report record for each, and sampled accounts hold just their stack."""
+             document: str, regions: tuple[str, ...] = (REGION,)) -> None:
+    """Every target ok, a report record for each, and sampled accounts hold just their stack
+    in each region."""
     results = json.loads(document)["targets"]
     bad = [r for r in results if r["result"] != "ok"]
     if bad:
         raise RuntimeError(f"{len(bad)} targets not ok, first: {bad[0]}")
     records = [json.loads(line) for line in report.read_text().splitlines()[1:]]
-    if sorted(r["account"] for r in records) != sorted(org["accounts"]):
-        raise RuntimeError("the report does not hold exactly one record per account")
+    if sorted((r["account"], r["region"]) for r in records) != sorted(
+            (a, region) for a in org["accounts"] for region in regions):
+        raise RuntimeError("the report does not hold exactly one record per target")
     for account in org["accounts"][:: max(1, len(org["accounts"]) // 5)]:
-        found = functions_in(server, account)
-        if len(found) != 3 or not all(f.startswith(f"{stack}-") for f in found):
-            raise RuntimeError(f"account {account} holds {found}")
+        for region in regions:
+            found = functions_in(server, account, region)
+            if len(found) != 3 or not all(f.startswith(f"{stack}-") for f in found):
+                raise RuntimeError(f"account {account} holds {found} in {region}")
+
+
+def after_up(facedetect: str, server: Emulator, workdir: Path, org: dict[str, Any],
+             args: argparse.Namespace, serial_accounts: int, sweep: list[int]) -> list[Measure]:
+    """Status over two regions, `up` one at a time, and the latency sweep."""
+    measures = [run(
+        facedetect, server, workdir, "status --organization, 2 regions",
+        ["status", "--organization", "--regions", f"{REGION},{SECOND_REGION}"],
+        targets=2 * args.accounts, max_parallel=args.parallel, ok=(0, 3))[0]]
+    measures.append(run(
+        facedetect, server, workdir, "status --ou (a third)",
+        ["status", "--ou", org["top"], "--regions", f"{REGION},{SECOND_REGION}"],
+        targets=2 * sum(1 for n in range(args.accounts)
+                        if n % len(org["ous"]) < len(org["ous"]) // TOP),
+        max_parallel=args.parallel, ok=(0, 3))[0])
+
+    progress(f"one at a time: {serial_accounts} accounts")
+    build_organization(server, serial_accounts)
+    measures.append(run(facedetect, server, workdir, "up one at a time",
+                        ["up", "--organization"], targets=serial_accounts,
+                        max_parallel=1)[0])
+
+    for parallel in sweep:
+        build_organization(server, args.latency_accounts)
+        measures.append(run(
+            facedetect, server, workdir, f"up, {args.latency_ms:g} ms, x{parallel}",
+            ["up", "--organization"], targets=args.latency_accounts,
+            max_parallel=parallel, latency_ms=args.latency_ms)[0])
+    return measures
 
 
 def main() -> None:
@@ -183,6 +220,8 @@ def main() -> None:
     parser.add_argument("--latency-accounts", type=int, default=40)
     parser.add_argument("--sweep", default="1,4,8,16,32")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--two-region-up-only", action="store_true",
+                        help="measure only `up` over two regions of every account")
     args = parser.parse_args()
     facedetect = find_facedetect()
     serial_accounts = args.serial_accounts or args.accounts
@@ -195,35 +234,24 @@ def main() -> None:
             progress(f"organization of {args.accounts} accounts")
             org = build_organization(server, args.accounts)
             report = workdir / "up.jsonl"
-            measure, document = run(
-                facedetect, server, workdir, "up --organization",
-                ["up", "--organization", "--report", str(report)],
-                targets=args.accounts, max_parallel=args.parallel)
-            check_up(server, org, "facedetect", report, document)
-            measures.append(measure)
-            measures.append(run(
-                facedetect, server, workdir, "status --organization, 2 regions",
-                ["status", "--organization", "--regions", f"{REGION},{SECOND_REGION}"],
-                targets=2 * args.accounts, max_parallel=args.parallel, ok=(0, 3))[0])
-            measures.append(run(
-                facedetect, server, workdir, "status --ou (a third)",
-                ["status", "--ou", org["top"], "--regions", f"{REGION},{SECOND_REGION}"],
-                targets=2 * sum(1 for n in range(args.accounts)
-                                if n % len(org["ous"]) < len(org["ous"]) // TOP),
-                max_parallel=args.parallel, ok=(0, 3))[0])
-
-            progress(f"one at a time: {serial_accounts} accounts")
-            org = build_organization(server, serial_accounts)
-            measures.append(run(facedetect, server, workdir, "up one at a time",
-                                ["up", "--organization"], targets=serial_accounts,
-                                max_parallel=1)[0])
-
-            for parallel in sweep:
-                org = build_organization(server, args.latency_accounts)
-                measures.append(run(
-                    facedetect, server, workdir, f"up, {args.latency_ms:g} ms, x{parallel}",
-                    ["up", "--organization"], targets=args.latency_accounts,
-                    max_parallel=parallel, latency_ms=args.latency_ms)[0])
+            if args.two_region_up_only:
+                regions = (REGION, SECOND_REGION)
+                measure, document = run(
+                    facedetect, server, workdir, "up --organization, 2 regions",
+                    ["up", "--organization", "--regions", ",".join(regions),
+                     "--report", str(report)],
+                    targets=2 * args.accounts, max_parallel=args.parallel)
+                check_up(server, org, "facedetect", report, document, regions)
+                measures.append(measure)
+            else:
+                measure, document = run(
+                    facedetect, server, workdir, "up --organization",
+                    ["up", "--organization", "--report", str(report)],
+                    targets=args.accounts, max_parallel=args.parallel)
+                check_up(server, org, "facedetect", report, document)
+                measures.append(measure)
+                measures += after_up(facedetect, server, workdir, org, args, serial_accounts,
+                                     sweep)
     summary = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "commit": git_state(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
