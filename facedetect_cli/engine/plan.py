@@ -36,6 +36,8 @@ class Step:
             return "kept with --keep-data"
         if self.action == DELETE and self.data_count:
             return f"holds {self.data_count} {self.resource.data_unit}"
+        if self.action == DELETE:
+            return self.resource.deletion_note()
         return ""
 
 

@@ -83,8 +83,10 @@ def test_up_moves_the_regions_functions_to_new_roles_then_removes_the_old_ones(
     assert {rows[names().role(p)].state for p in BASE_ROLES} == {MISSING}
 
     plan = app.plan_up()
-    deletes = [s.resource.name for s in plan.changes if s.action == "delete"]
+    deletes = {s.resource.name: s.reason for s in plan.changes if s.action == "delete"}
     assert sorted(deletes) == sorted(legacy)  # only the roles that exist
+    assert deletes["facedetect-DetectFacesRole"] == (
+        "an earlier version's name for facedetect-DetectFacesRole-eu-central-1")
     order: list[str] = []
     app.apply(plan, lambda event: order.append(f"{event.status} {event.step.resource.name}"))
     # Deleted only once everything uses the new roles.

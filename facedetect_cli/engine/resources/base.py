@@ -123,6 +123,11 @@ class Resource(ABC):
         keep what it listed in `observed`, for delete."""
         return None
 
+    def deletion_note(self) -> str:
+        """Why a delete of this resource happens, when its kind alone does not say (a role
+        of an earlier version), for the plan's and the result's lines."""
+        return ""
+
     def discovered(self, ctx: Context, observed: Observed) -> list[tuple[Resource, Observed]]:
         """Resources found through this one that the stack did not ask for by name (the
         subscriptions of a topic), so status shows them and down removes them."""

@@ -83,5 +83,8 @@ class LegacyRole(Role):
         # Status shows this region's old role as drift: `up` has something to do.
         return {"legacy": observed.detail}
 
+    def deletion_note(self) -> str:
+        return f"an earlier version's name for {self.replacement}"
+
     def create(self, ctx: Context) -> None:
         raise NotImplementedError("a role of an earlier version is never created")
