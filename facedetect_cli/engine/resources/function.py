@@ -115,7 +115,11 @@ class Function(Resource):
         # AWS answers Pending and the function turns Active seconds later; an answer of Active
         # (moto's) needs no poll.
         if self._state_at_create != "Active":
-            ctx.client("lambda").wait("function_active_v2", FunctionName=self.name)
+            # Every half second (for the same two minutes): the state machine, then the rule,
+            # wait for this, and a poll every second made `up` notice up to a second late
+            # (bench/aws_model.py).
+            ctx.client("lambda").wait("function_active_v2", FunctionName=self.name, delay=0.5,
+                                      max_attempts=240)
 
     def update(self, ctx: Context, observed: Observed, fields: set[str]) -> None:
         lam = ctx.client("lambda")
