@@ -7,18 +7,18 @@ from typing import TYPE_CHECKING
 
 import click
 
+from facedetect_cli.build.features import FEATURES
 from facedetect_cli.cli.runner import run_offline
+from facedetect_cli.engine.config import DEFAULT_STACK
 
 if TYPE_CHECKING:
     from facedetect_cli.cli.render import Output
-
-FEATURES = ("duplicates", "thumbnails")  # build/features.py's, without importing it at start
 
 
 @click.command()
 @click.option("--with", "with_features", multiple=True, type=click.Choice(FEATURES),
               help="The stack has (or will have) this optional feature; repeatable.")
-@click.option("--stack", default="facedetect", show_default=True, envvar="FACEDETECT_STACK",
+@click.option("--stack", default=DEFAULT_STACK, show_default=True, envvar="FACEDETECT_STACK",
               help="Stack name. [env: FACEDETECT_STACK]")
 @click.option("--region", envvar="FACEDETECT_REGION",
               help="The stack's region (else AWS_REGION or AWS_DEFAULT_REGION, else every "
