@@ -93,7 +93,6 @@ def _cause(message: str) -> str:
 def run_offline(output: str, quiet: bool, body: Callable[[Output], int]) -> NoReturn:
     """Run a command that needs no AWS session (local, permissions). The foreseen failures end
     here; anything else ends in the group's guard (outcome.py)."""
-    from facedetect_cli.cli.outcome import fail
     from facedetect_cli.cli.render import Output
 
     out = Output(output, quiet=quiet)
