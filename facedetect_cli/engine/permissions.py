@@ -3,10 +3,11 @@ detect, results, logs) on one stack, and nothing else.
 
 It is built from the stack itself (engine/stack.py: each resource with its kind and ARN) and
 from the calls each kind of resource makes (CALLS below), turned into IAM actions by
-aws/actions.py. Every action is scoped to the stack's own resources, except the three AWS
-offers no resource-level permissions for: logs:DescribeLogGroups, rekognition:CreateCollection
-(which is limited by the tag it must carry instead), and none else. iam:PassRole names each
-role and the one service it may be handed to. Sources and the reasoning: docs/permissions.md.
+aws/actions.py. Every action is scoped to the stack's own resources, except the two AWS
+offers no resource-level permissions for: logs:DescribeLogGroups and
+rekognition:CreateCollection (which is limited by the tag it must carry instead).
+iam:PassRole names each role and the one service it may be handed to. Sources and the
+reasoning: docs/permissions.md.
 A test compares CALLS with the calls the commands really make, so this cannot fall behind.
 """
 
