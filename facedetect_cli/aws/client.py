@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from facedetect_cli.aws.errors import BOTOCORE_ERRORS, not_aws, raised_by_parser, translate_error
@@ -38,14 +39,8 @@ class Client:
         api_name = self._raw.meta.method_to_api_mapping.get(operation, operation)
 
         def once(**kwargs: Any) -> dict[str, Any]:
-            try:
+            with self._translated(api_name):
                 return method(**kwargs)
-            except BOTOCORE_ERRORS as exc:
-                raise translate_error(exc, self.service, api_name) from exc
-            except Exception as exc:
-                if raised_by_parser(exc):
-                    raise not_aws(self.service, api_name) from exc
-                raise
 
         if not self._transient:
             return once
@@ -58,10 +53,17 @@ class Client:
 
     def pages(self, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         api_name = self._raw.meta.method_to_api_mapping.get(operation, operation)
-        try:
+        with self._translated(api_name):
             with _MODEL_LOCK:
                 paginator = self._raw.get_paginator(operation)
             yield from paginator.paginate(**kwargs)
+
+    @contextmanager
+    def _translated(self, api_name: str) -> Iterator[None]:
+        """botocore's errors, and those its parser raises on an answer that is not AWS's, as
+        the tool's."""
+        try:
+            yield
         except BOTOCORE_ERRORS as exc:
             raise translate_error(exc, self.service, api_name) from exc
         except Exception as exc:
