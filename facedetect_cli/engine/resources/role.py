@@ -69,16 +69,20 @@ class Role(Resource):
     def _policies(self, ctx: Context) -> tuple[list[str], list[str], Any]:
         """The attached policies' ARNs, the inline policies' names, and the stack's own inline
         document (None when absent), read at once."""
-        iam = ctx.client("iam")
         attached, inline_names, inline = parallel(
-            lambda: [p["PolicyArn"]
-                     for page in iam.pages("list_attached_role_policies", RoleName=self.name)
-                     for p in page["AttachedPolicies"]],
-            lambda: [n for page in iam.pages("list_role_policies", RoleName=self.name)
-                     for n in page["PolicyNames"]],
+            lambda: self._attached(ctx),
+            lambda: self._inline_names(ctx),
             lambda: self._inline_document(ctx),
         )
         return attached, inline_names, inline
+
+    def _attached(self, ctx: Context) -> list[str]:
+        return [p["PolicyArn"] for page in ctx.client("iam").pages(
+            "list_attached_role_policies", RoleName=self.name) for p in page["AttachedPolicies"]]
+
+    def _inline_names(self, ctx: Context) -> list[str]:
+        return [n for page in ctx.client("iam").pages("list_role_policies", RoleName=self.name)
+                for n in page["PolicyNames"]]
 
     def _inline_document(self, ctx: Context) -> Any:
         try:
@@ -175,11 +179,7 @@ class Role(Resource):
             if error.code != "DeleteConflict":
                 return False
             try:
-                attached = [p["PolicyArn"] for page in iam.pages(
-                    "list_attached_role_policies", RoleName=self.name)
-                    for p in page["AttachedPolicies"]]
-                inline = [n for page in iam.pages("list_role_policies", RoleName=self.name)
-                          for n in page["PolicyNames"]]
+                attached, inline = self._attached(ctx), self._inline_names(ctx)
             except AwsError as gone:
                 if gone.code == "NoSuchEntity":
                     return True  # deleted meanwhile: the next DeleteRole says so
