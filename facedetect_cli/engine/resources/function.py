@@ -125,18 +125,15 @@ class Function(Resource):
         lam = ctx.client("lambda")
         desired = self.desired()
         config_fields = fields & set(desired)
-        # One update at a time: a second during one in progress fails (ResourceConflict).
         if config_fields:
-            self._while_busy(ctx, lambda: lam.update_function_configuration(
+            self._update(ctx, lambda: lam.update_function_configuration(
                 FunctionName=self.name, **{k: desired[k] for k in config_fields}))
-            lam.wait("function_updated_v2", FunctionName=self.name)
         if "code" in fields:
-            self._while_busy(ctx, lambda: lam.update_function_code(
+            self._update(ctx, lambda: lam.update_function_code(
                 FunctionName=self.name,
                 ZipFile=self._code(ctx),
                 Architectures=[self.names.config.architecture],
             ))
-            lam.wait("function_updated_v2", FunctionName=self.name)
 
     def _code(self, ctx: Context) -> bytes:
         # Packages a handler needs (Pillow) are built for this runtime and architecture.
@@ -147,15 +144,17 @@ class Function(Resource):
         config = self.names.config
         return ctx.assets.handler_sha256(self.module, config.runtime, config.architecture)
 
-    def _while_busy(self, ctx: Context, call: Any) -> None:
-        """Retry while a previous update (ours or someone's) is in progress, or while a
-        changed role propagates."""
+    def _update(self, ctx: Context, call: Any) -> None:
+        """One update, retried while a previous one (ours or someone's) is in progress or
+        while a changed role propagates, then waited for: a second update during one in
+        progress fails (ResourceConflictException)."""
         retry_while(
             call,
             lambda e: e.code == "ResourceConflictException" or is_iam_propagation_error(e),
             ctx.sleep,
             PROPAGATION,
         )
+        ctx.client("lambda").wait("function_updated_v2", FunctionName=self.name)
 
     def delete(self, ctx: Context, observed: Observed) -> None:
         try:
