@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -25,62 +26,55 @@ def local() -> None:
     """Manage the embedded local AWS emulator (moto) that --local uses."""
 
 
-@local.command()
-@_port
-@_output
-@_quiet
-def start(port: int, output: str, quiet: bool) -> None:
+def _command(body: Callable[[Output, int], int]) -> click.Command:
+    """A `local` subcommand named and documented by `body`: it takes the port and output
+    options and runs `body(out, port)` offline; its return value is the exit code."""
+
+    def command(port: int, output: str, quiet: bool) -> None:
+        run_offline(output, quiet, lambda out: body(out, port))
+
+    command.__name__, command.__doc__ = body.__name__, body.__doc__
+    return local.command()(_port(_output(_quiet(command))))
+
+
+@_command
+def start(out: Output, port: int) -> int:
     """Start the emulator in the background (its log goes to a file)."""
     from facedetect_cli.local import lifecycle as emulator
 
-    def body(out: Output) -> int:
-        # start() decides under a lock shared with any other facedetect starting one now.
-        if emulator.start(port, say=out.info) is None:
-            out.info(f"An emulator already answers on http://127.0.0.1:{port}.")
-        if out.json:
-            out.document(emulator.describe(port))
-        return 0
-
-    run_offline(output, quiet, body)
+    # start() decides under a lock shared with any other facedetect starting one now.
+    if emulator.start(port, say=out.info) is None:
+        out.info(f"An emulator already answers on http://127.0.0.1:{port}.")
+    if out.json:
+        out.document(emulator.describe(port))
+    return 0
 
 
-@local.command()
-@_port
-@_output
-@_quiet
-def stop(port: int, output: str, quiet: bool) -> None:
+@_command
+def stop(out: Output, port: int) -> int:
     """Stop the emulator that facedetect started (its state is lost)."""
     from facedetect_cli.local import lifecycle as emulator
 
-    def body(out: Output) -> int:
-        stopped = emulator.stop(port)
-        out.info("Stopped the local emulator." if stopped else
-                 f"No emulator started by facedetect runs on port {port}.")
-        if out.json:
-            out.document({"stopped": stopped, **emulator.describe(port)})
-        return 0
-
-    run_offline(output, quiet, body)
+    stopped = emulator.stop(port)
+    out.info("Stopped the local emulator." if stopped else
+             f"No emulator started by facedetect runs on port {port}.")
+    if out.json:
+        out.document({"stopped": stopped, **emulator.describe(port)})
+    return 0
 
 
-@local.command()
-@_port
-@_output
-@_quiet
-def status(port: int, output: str, quiet: bool) -> None:
+@_command
+def status(out: Output, port: int) -> int:
     """Say whether an emulator answers on the port. Exit 3 when none does."""
     from facedetect_cli.local import lifecycle as emulator
 
-    def body(out: Output) -> int:
-        info = emulator.describe(port)
-        if out.json:
-            out.document(info)
-        elif info["answering"]:
-            owner = (f"embedded, pid {info['embedded_pid']}, log {info['log']}"
-                     if info["embedded_pid"] else "not started by facedetect")
-            out.info(f"An emulator answers on {info['endpoint']} ({owner}).")
-        else:
-            out.info(f"Nothing answers on {info['endpoint']}.")
-        return 0 if info["answering"] else 3
-
-    run_offline(output, quiet, body)
+    info = emulator.describe(port)
+    if out.json:
+        out.document(info)
+    elif info["answering"]:
+        owner = (f"embedded, pid {info['embedded_pid']}, log {info['log']}"
+                 if info["embedded_pid"] else "not started by facedetect")
+        out.info(f"An emulator answers on {info['endpoint']} ({owner}).")
+    else:
+        out.info(f"Nothing answers on {info['endpoint']}.")
+    return 0 if info["answering"] else 3
