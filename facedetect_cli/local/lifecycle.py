@@ -216,9 +216,7 @@ def _spawn(port: int, say: Callable[[str], None]) -> int:
 
 def ensure_running(port: int, say: Callable[[str], None] = lambda message: None) -> None:
     """Use whatever answers on the port (the embedded emulator or LocalStack); else start
-    the embedded one."""
-    if answers(port):
-        return
+    the embedded one. start() itself returns at once when something answers."""
     start(port, say)
 
 
