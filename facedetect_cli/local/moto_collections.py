@@ -46,34 +46,30 @@ def patch_collections() -> None:
     from moto.core.exceptions import JsonRESTError
     from moto.rekognition.responses import RekognitionResponse
 
-    collections = _collections
-
     def arn(self: Any, collection_id: str) -> str:
         return (f"arn:aws:rekognition:{self.region}:{self.current_account}:collection/"
                 f"{collection_id}")
 
-    existing = stored_collection
-
     def from_arn(self: Any) -> dict[str, Any]:
         resource_arn = self._get_param("ResourceArn") or ""
-        return existing(self, resource_arn.rsplit("collection/", 1)[-1])
+        return stored_collection(self, resource_arn.rsplit("collection/", 1)[-1])
 
     def create_collection(self: Any) -> str:
         collection_id = self._get_param("CollectionId") or ""
         if not _COLLECTION_ID.fullmatch(collection_id):
             raise JsonRESTError("InvalidParameterException",
                                 f"Invalid collection id {collection_id!r}")
-        if collection_id in collections(self):
+        if collection_id in _collections(self):
             raise JsonRESTError("ResourceAlreadyExistsException",
                                 f"The collection id: {collection_id} already exists")
-        collections(self)[collection_id] = {"tags": dict(self._get_param("Tags") or {}),
-                                            "faces": {}, "created": time.time()}
+        _collections(self)[collection_id] = {"tags": dict(self._get_param("Tags") or {}),
+                                             "faces": {}, "created": time.time()}
         return json.dumps({"StatusCode": 200, "CollectionArn": arn(self, collection_id),
                            "FaceModelVersion": FACE_MODEL_VERSION})
 
     def describe_collection(self: Any) -> str:
         collection_id = self._get_param("CollectionId") or ""
-        found = existing(self, collection_id)
+        found = stored_collection(self, collection_id)
         return json.dumps({"FaceCount": len(found["faces"]), "UserCount": 0,
                            "FaceModelVersion": FACE_MODEL_VERSION,
                            "CollectionARN": arn(self, collection_id),
@@ -81,12 +77,12 @@ def patch_collections() -> None:
 
     def delete_collection(self: Any) -> str:
         collection_id = self._get_param("CollectionId") or ""
-        existing(self, collection_id)
-        del collections(self)[collection_id]
+        stored_collection(self, collection_id)
+        del _collections(self)[collection_id]
         return json.dumps({"StatusCode": 200})
 
     def list_collections(self: Any) -> str:
-        names = sorted(collections(self))
+        names = sorted(_collections(self))
         return json.dumps({"CollectionIds": names,
                            "FaceModelVersions": [FACE_MODEL_VERSION] * len(names)})
 
