@@ -46,7 +46,8 @@ def _write_logs(function: Any, invocation: Invocation) -> None:
 
 
 def invoke(self: Any) -> tuple[int, dict[str, str], bytes]:
-    assert _runtime is not None
+    runtime = _runtime  # set by patch_lambda before moto can route an Invoke here
+    assert runtime is not None
     name = unquote(self.path.rsplit("/", 2)[-2])
     with BACKEND_LOCK:
         function = self.backend.get_function(name, self._get_param("qualifier"))
@@ -57,8 +58,7 @@ def invoke(self: Any) -> tuple[int, dict[str, str], bytes]:
     body = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
 
     def run() -> Invocation:
-        invocation = _runtime.invoke(spec, body) if _runtime else None
-        assert invocation is not None
+        invocation = runtime.invoke(spec, body)
         with BACKEND_LOCK:
             _write_logs(function, invocation)
         return invocation
