@@ -59,8 +59,7 @@ def record(result: TargetResult) -> dict[str, Any]:
 class ReportWriter:
     """Appends one line per finished target, whole and flushed, from any worker thread."""
 
-    def __init__(self, path: Path, command: str, targets: list[Target],
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, path: Path, command: str, targets: list[Target]) -> None:
         try:
             self._file: IO[str] = path.open("w", encoding="utf-8")
         except OSError as error:
@@ -68,7 +67,7 @@ class ReportWriter:
         self.path = path
         self._lock = threading.Lock()
         self._write({"record": "run", "version": VERSION, "command": command,
-                     "started_at": _now(), **(extra or {}),
+                     "started_at": _now(),
                      "targets": [target_entry(target) for target in targets]})
 
     def _write(self, document: dict[str, Any]) -> None:
