@@ -37,7 +37,7 @@ def run_fleet(r: Run, command: str, fleet: FleetOptions, config: StackConfig, *,
     from facedetect_cli.fleet.report import load_retry
     from facedetect_cli.fleet.targets import load_targets
 
-    fleet.check(targets_file=r.opts.targets, role_arn=r.opts.role_arn)
+    # fleet.check() has run: the commands come here only when fleet.wanted(r.opts) says so.
     if r.opts.targets and r.opts.role_arn:
         raise InputError("--role-arn and --targets both say where to work: the targets "
                          "file names a role_arn per target")
