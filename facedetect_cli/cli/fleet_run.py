@@ -83,7 +83,7 @@ def run_fleet(r: Run, command: str, fleet: FleetOptions, config: StackConfig, *,
     if not targets:
         r.out.info("no targets: nothing to do")
         return 0
-    results = _run(r, command, fleet, targets, keep_data=keep_data,
+    results = _run(r, command, fleet, base, targets, keep_data=keep_data,
                    by_organization=found is not None or bool(fleet.retry_failed),
                    overrides=APP_OVERRIDES)
     return _close(r, command, results, found)
@@ -112,8 +112,9 @@ def _organization(r: Run, fleet: FleetOptions, base: Connection, config: StackCo
     return found, regions, targets
 
 
-def _run(r: Run, command: str, fleet: FleetOptions, targets: list[Target], *, keep_data: bool,
-         by_organization: bool, overrides: dict[str, Any]) -> list[TargetResult]:
+def _run(r: Run, command: str, fleet: FleetOptions, base: Connection, targets: list[Target], *,
+         keep_data: bool, by_organization: bool, overrides: dict[str, Any],
+         ) -> list[TargetResult]:
     from facedetect_cli.build.assets import Assets
     from facedetect_cli.cli import render
     from facedetect_cli.cli.render.fleet_tally import LONG, SummaryProgress
@@ -121,7 +122,6 @@ def _run(r: Run, command: str, fleet: FleetOptions, targets: list[Target], *, ke
     from facedetect_cli.fleet.report import ReportWriter
     from facedetect_cli.fleet.run import FINISHED, run_targets
 
-    base = r.opts.connection()
     assets = Assets()  # the functions' zips, built once for every target
 
     def make_app(target: Target) -> StackApp:
