@@ -38,7 +38,9 @@ from facedetect_cli.errors import FacedetectError, InputError
 
 TARGET_KEYS = {"name", "role_arn", "profile", "region", "stack", "emails", "external_id",
                "role_session_name"}
-DEFAULT_KEYS = TARGET_KEYS - {"name", "role_arn", "profile"} | {"profile"}
+# A name or a role names one target; a profile in [defaults] is the identity that assumes
+# the targets' roles.
+DEFAULT_KEYS = TARGET_KEYS - {"name", "role_arn"}
 # A file of a thousand targets is about 100 KB; reading stops well after that (a device such
 # as /dev/zero, or a wrong file, would otherwise be read until memory runs out).
 MAX_FILE_BYTES = 1024 * 1024
