@@ -123,7 +123,6 @@ class SummaryProgress:
             else None
         self.plain = PlainTally(out, self.tally) if out.plain and not (
             out.json or out.quiet) else None
-        self._keys: dict[int, int] = {}
 
     def __enter__(self) -> SummaryProgress:
         if self.live is not None:
