@@ -44,6 +44,15 @@ def known_regions() -> set[str]:
     return _known_regions(_botocore_session())
 
 
+def validate_region(region: str, session: botocore.session.Session | None = None) -> str:
+    """A region code botocore knows (its syntax first, so a typo never loads endpoint data)."""
+    validate_region_syntax(region)
+    if region not in _known_regions(session or _botocore_session()):
+        raise InputError(f"unknown region {region!r}: expected a region code such as "
+                         "eu-central-1")
+    return region
+
+
 def _known_regions(session: botocore.session.Session) -> set[str]:
     # The session's own loader: botocore parses its endpoint data once per session.
     return set().union(*_regions_by_partition(session, "s3").values())
@@ -100,11 +109,7 @@ class AwsSession:
             raise InputError(
                 "no AWS region: pass --region, set AWS_REGION, or set one in the profile"
             )
-        validate_region_syntax(region)
-        if region not in _known_regions(self._session):
-            raise InputError(f"unknown region {region!r}: expected a region code such as "
-                             "eu-central-1")
-        self.region: str = region
+        self.region: str = validate_region(region, self._session)
         if connection.role_arn:
             self._assume_role(connection)
 

@@ -223,13 +223,12 @@ def scope(config: StackConfig, region: str | None, account: str | None) -> Names
     if account is not None and not _ACCOUNT_RE.match(account):
         raise InputError(f"invalid account id {account!r}: expected 12 digits")
     if region is not None:
+        # A malformed region is refused before botocore is imported (usage errors start fast);
+        # botocore's endpoint data then decides whether it exists.
         validate_region_syntax(region)
-        # botocore's endpoint data, read only for a region that looks right.
-        from facedetect_cli.aws.session import known_regions
+        from facedetect_cli.aws.session import validate_region
 
-        if region not in known_regions():
-            raise InputError(f"unknown region {region!r}: expected a region code such as "
-                             "eu-central-1")
+        validate_region(region)
     if account is None:
         return _AnyAccount(config, "*", region or "*")
     return Names(config, account, region or "*")
