@@ -73,14 +73,12 @@ class Client:
 
     def wait(self, waiter: str, *, delay: float = 1, max_attempts: int = 120,
              **kwargs: Any) -> None:
-        try:
+        with self._translated(waiter):
             with _MODEL_LOCK:
                 found = self._raw.get_waiter(waiter)
             found.wait(
                 **kwargs, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts}
             )
-        except BOTOCORE_ERRORS as exc:
-            raise translate_error(exc, self.service, waiter) from exc
 
 
 def from_dynamodb(item: dict[str, Any]) -> dict[str, Any]:

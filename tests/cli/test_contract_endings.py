@@ -201,3 +201,19 @@ def test_a_closed_pipe_ends_quietly(tmp_path, server):
         process.stderr.close()
         assert process.wait(timeout=60) == 1, stderr
         assert stderr == b""
+
+
+@pytest.mark.parametrize("path", ["/html", "/json", "/some/path"])
+def test_a_waiter_against_an_endpoint_that_is_not_aws_is_one_line(not_aws, path):
+    """Waiters poll through botocore's parser like any call: an answer that is not AWS's is
+    the tool's one-line error there too, never a parser's KeyError."""
+    from facedetect_cli.aws.connection import Connection
+    from facedetect_cli.aws.session import AwsSession
+    from facedetect_cli.errors import AwsError
+
+    session = AwsSession(Connection(region="eu-central-1", endpoint_url=not_aws + path,
+                                    access_key_id="k", secret_access_key="s"))
+    with pytest.raises(AwsError) as raised:
+        session.client("dynamodb").wait("table_exists", TableName="t", delay=0,
+                                         max_attempts=1)
+    assert "internal error" not in str(raised.value)
