@@ -58,3 +58,16 @@ class Connection:
     # Set only for a local emulator, which accepts any credentials.
     access_key_id: str | None = None
     secret_access_key: str | None = None
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition a region belongs to (arn:<partition>:...)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("us-iso-"):
+        return "aws-iso"
+    if region.startswith("us-isob-"):
+        return "aws-iso-b"
+    return "aws"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from facedetect_cli.aws.connection import partition_of
 from facedetect_cli.engine.config import StackConfig
 from facedetect_cli.errors import InputError
 
@@ -54,11 +55,7 @@ class Names:
 
     @property
     def partition(self) -> str:
-        if self.region.startswith("cn-"):
-            return "aws-cn"
-        if self.region.startswith("us-gov-"):
-            return "aws-us-gov"
-        return "aws"
+        return partition_of(self.region)
 
     def _prefixed(self, name: str) -> str:
         return f"{self.stack}-{name}"

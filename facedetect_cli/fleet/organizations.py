@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from facedetect_cli.aws.connection import Connection
+from facedetect_cli.aws.connection import Connection, partition_of
 from facedetect_cli.engine.config import StackConfig
 from facedetect_cli.errors import AwsError, InputError
 from facedetect_cli.fleet.targets import Target
@@ -190,19 +190,6 @@ def _sort(resolution: Resolution, selection: Selection, account: Account, state:
         resolution.accounts.append(account)
 
 
-def partition(region: str) -> str:
-    """The ARN partition of a region (roles are named by ARN in the member accounts)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("us-iso-"):
-        return "aws-iso"
-    if region.startswith("us-isob-"):
-        return "aws-iso-b"
-    return "aws"
-
-
 def organization_targets(resolution: Resolution, regions: Sequence[str], member_role: str,
                          base: Connection, config: StackConfig, *,
                          caller_account: str) -> list[Target]:
@@ -214,7 +201,7 @@ def organization_targets(resolution: Resolution, regions: Sequence[str], member_
     for account in resolution.accounts:
         for region in regions:
             role_arn = (None if account.id == caller_account else
-                        f"arn:{partition(region)}:iam::{account.id}:role/{member_role}")
+                        f"arn:{partition_of(region)}:iam::{account.id}:role/{member_role}")
             connection = replace(base, region=region, role_arn=role_arn)
             targets.append(Target(f"{account.id}/{region}", connection, config,
                                   account=account.id, name=account.name,
